@@ -1,0 +1,1 @@
+"""Datasette: metadata, canned queries, plugins for browsing the archive."""

@@ -1,0 +1,1 @@
+"""Discord: bot, slash commands, delivery sinks and the outbox worker."""

@@ -1,0 +1,375 @@
+"""feeds.yaml + environment → one frozen `Settings`.
+
+Every section has defaults, so a file holding only `feeds:` is valid. Unknown keys and wrong
+types fail at start-up with one line naming the file, the key and what was expected. Secrets
+(Discord token, webhook URL, OpenRouter key) come only from the environment.
+
+Each section is a frozen dataclass; `_build` checks a mapping against the dataclass's type hints,
+so adding a setting is adding a field with a default.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG = "feeds.yaml"
+DEFAULT_DB = "data/tokentide.db"
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    url: str
+    name: str = ""
+    outlet: str = ""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    timeout_s: float = 20.0
+    max_bytes: int = 15 * 1024 * 1024
+    per_host: int = 2
+    max_redirects: int = 5
+    max_failures: int = 10
+    min_interval_min: float = 15.0
+    max_interval_min: float = 1440.0
+    backoff_base_min: float = 5.0
+    backoff_max_min: float = 1440.0
+    retry_after_max_min: float = 1440.0
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    path: str | None = None
+    backend: str = "torch"
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class StoriesConfig:
+    threshold: float | None = None
+    window_days: float = 5.0
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    track: tuple[str, ...] = ("CN", "US")
+    min_points: float = 2.0
+    hysteresis_points: float = 0.5
+    cooldown_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class OpenRouterConfig:
+    base_url: str = "https://openrouter.ai"
+    countries: dict[str, str] = field(default_factory=dict)
+    alert: AlertConfig = field(default_factory=AlertConfig)
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    time: str = "08:00"
+    timezone: str = "UTC"
+    per_topic: int = 5
+    hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    channel_id: int | None = None
+    api_base: str = "https://discord.com/api/v10"
+    allow_private_feed_urls: bool = False
+    guild_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    poll_minutes: float = 15.0
+    tokens_hours: float = 6.0
+    deliver_seconds: float = 30.0
+    analyze_minutes: float = 15.0
+
+
+@dataclass(frozen=True)
+class Secrets:
+    discord_token: str | None = None
+    discord_webhook_url: str | None = None
+    openrouter_api_key: str | None = None
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        shown = {f.name: "set" if getattr(self, f.name) else None for f in fields(self)}
+        return f"Secrets({shown})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    feeds: tuple[FeedConfig, ...] = ()
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    topics: dict[str, TopicConfig] = field(default_factory=dict)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
+    openrouter: OpenRouterConfig = field(default_factory=OpenRouterConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    # Not from YAML: where the settings came from, and secrets from the environment.
+    source: str = field(default="<defaults>", compare=False)
+    db_path: str = DEFAULT_DB
+    secrets: Secrets = field(default_factory=Secrets, compare=False)
+
+
+_NOT_FROM_YAML = {"source", "db_path", "secrets"}
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_describe(a) for a in args) + " or null"
+    if origin is tuple:
+        return f"a list of {_describe(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return f"a mapping of {_describe(typing.get_args(tp)[1])}"
+    if isinstance(tp, type) and hasattr(tp, "__dataclass_fields__"):
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        tp, str(tp)
+    )
+
+
+def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
+    def fail() -> ConfigError:
+        return ConfigError(f"{source}: {key}: expected {_describe(tp)}, got {value!r}")
+
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], key, source)
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise fail()
+        item_tp = typing.get_args(tp)[0]
+        return tuple(_convert(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value))
+    if origin is dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise fail()
+        val_tp = typing.get_args(tp)[1]
+        return {str(k): _convert(v, val_tp, f"{key}.{k}", source) for k, v in value.items()}
+    if isinstance(tp, type) and hasattr(tp, "__dataclass_fields__"):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise fail()
+        return _build(tp, value, key, source)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise fail()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail()
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail()
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise fail()
+        return value
+    raise fail()
+
+
+def _build(cls: type, data: dict, prefix: str, source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.name not in _NOT_FROM_YAML}
+    kwargs: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = str(raw_key)
+        where = f"{prefix}.{key}" if prefix else key
+        if key not in known:
+            raise ConfigError(
+                f"{source}: {where}: unknown key (expected one of: {', '.join(sorted(known))})"
+            )
+        kwargs[key] = _convert(value, hints[key], where, source)
+    for name, f in known.items():
+        if name not in kwargs and f.default is MISSING and f.default_factory is MISSING:
+            where = f"{prefix}.{name}" if prefix else name
+            raise ConfigError(f"{source}: {where}: required, expected {_describe(hints[name])}")
+    return cls(**kwargs)
+
+
+def _check_values(s: Settings) -> None:
+    src = s.source
+
+    def need(ok: bool, key: str, expected: str, got: Any) -> None:
+        if not ok:
+            raise ConfigError(f"{src}: {key}: expected {expected}, got {got!r}")
+
+    seen: set[str] = set()
+    for i, feed in enumerate(s.feeds):
+        need(
+            feed.url.startswith(("http://", "https://")),
+            f"feeds[{i}].url",
+            "an http(s) URL",
+            feed.url,
+        )
+        need(feed.url not in seen, f"feeds[{i}].url", "a URL listed once", feed.url)
+        seen.add(feed.url)
+    f = s.fetch
+    for name in ("timeout_s", "min_interval_min", "backoff_base_min"):
+        need(getattr(f, name) > 0, f"fetch.{name}", "a positive number", getattr(f, name))
+    for name in ("max_bytes", "per_host", "max_failures"):
+        need(getattr(f, name) > 0, f"fetch.{name}", "a positive integer", getattr(f, name))
+    need(f.max_redirects >= 0, "fetch.max_redirects", "0 or more", f.max_redirects)
+    need(
+        f.max_interval_min >= f.min_interval_min,
+        "fetch.max_interval_min",
+        "a number >= fetch.min_interval_min",
+        f.max_interval_min,
+    )
+    need(s.model.batch_size > 0, "model.batch_size", "a positive integer", s.model.batch_size)
+    need(
+        s.model.backend in ("torch", "onnx", "static"),
+        "model.backend",
+        "one of torch, onnx, static",
+        s.model.backend,
+    )
+    need(
+        s.stories.window_days > 0, "stories.window_days", "a positive number", s.stories.window_days
+    )
+    need(
+        s.openrouter.base_url.startswith(("http://", "https://")),
+        "openrouter.base_url",
+        "an http(s) URL",
+        s.openrouter.base_url,
+    )
+    for author, country in s.openrouter.countries.items():
+        need(
+            country == "UNKNOWN" or (len(country) == 2 and country.isalpha() and country.isupper()),
+            f"openrouter.countries.{author}",
+            "an ISO 3166 alpha-2 code (e.g. CN) or UNKNOWN",
+            country,
+        )
+    hh, _, mm = s.digest.time.partition(":")
+    need(
+        hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60 and len(mm) == 2,
+        "digest.time",
+        "a local time HH:MM",
+        s.digest.time,
+    )
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(s.digest.timezone)
+    except Exception:
+        need(False, "digest.timezone", "an IANA time zone such as Europe/London", s.digest.timezone)
+    need(s.digest.per_topic > 0, "digest.per_topic", "a positive integer", s.digest.per_topic)
+    need(
+        s.discord.api_base.startswith(("http://", "https://")),
+        "discord.api_base",
+        "an http(s) URL",
+        s.discord.api_base,
+    )
+    for name in ("poll_minutes", "tokens_hours", "deliver_seconds", "analyze_minutes"):
+        value = getattr(s.schedule, name)
+        need(value > 0, f"schedule.{name}", "a positive number", value)
+
+
+def parse_settings(data: Any, source: str = "<defaults>") -> Settings:
+    """Validate a parsed YAML document (a mapping) into Settings, defaults filled in."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
+    settings = _build(Settings, data, "", source)
+    if not settings.topics and "topics" not in data:
+        settings = replace(settings, topics=default_topics())
+    settings = replace(settings, source=source)
+    _check_values(settings)
+    return settings
+
+
+def default_topics() -> dict[str, TopicConfig]:
+    """The three topics Tokentide ships with, used when feeds.yaml has no `topics:` section."""
+    from bot.narratives.topic_defaults import DEFAULT_TOPICS
+
+    return {
+        tid: _build(TopicConfig, dict(spec), f"topics.{tid}", "<built-in topics>")
+        for tid, spec in DEFAULT_TOPICS.items()
+    }
+
+
+def load_settings(
+    config_path: str | os.PathLike | None = None,
+    db_path: str | os.PathLike | None = None,
+    env: typing.Mapping[str, str] | None = None,
+) -> Settings:
+    """Read feeds.yaml and the environment. Missing file or bad key → ConfigError (exit 2)."""
+    env = os.environ if env is None else env
+    path = Path(config_path or env.get("TOKENTIDE_CONFIG") or DEFAULT_CONFIG)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found (pass --config FILE or set TOKENTIDE_CONFIG)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: {where}invalid YAML: {problem}") from None
+    settings = parse_settings(data, str(path))
+    return apply_env(settings, env, db_path)
+
+
+def apply_env(
+    settings: Settings,
+    env: typing.Mapping[str, str],
+    db_path: str | os.PathLike | None = None,
+) -> Settings:
+    """Environment overrides (documented in the README) and secrets."""
+    openrouter = settings.openrouter
+    if env.get("TOKENTIDE_OPENROUTER_URL"):
+        openrouter = replace(openrouter, base_url=env["TOKENTIDE_OPENROUTER_URL"].rstrip("/"))
+    discord = settings.discord
+    if env.get("DISCORD_API_BASE"):
+        discord = replace(discord, api_base=env["DISCORD_API_BASE"].rstrip("/"))
+    secrets = Secrets(
+        discord_token=env.get("DISCORD_TOKEN") or None,
+        discord_webhook_url=env.get("DISCORD_WEBHOOK_URL") or None,
+        openrouter_api_key=env.get("OPENROUTER_API_KEY") or None,
+    )
+    db = str(db_path or env.get("TOKENTIDE_DB") or DEFAULT_DB)
+    return replace(settings, openrouter=openrouter, discord=discord, secrets=secrets, db_path=db)

@@ -1,0 +1,1 @@
+"""Digest composer (pure) and renderers: Discord embeds, Markdown, text, charts."""

@@ -1,0 +1,1 @@
+"""Feed polling: fetch (the only module doing feed HTTP), parse, normalise, schedule."""

@@ -1,0 +1,1 @@
+"""Embeddings, topic tags, online story clustering and semantic search."""

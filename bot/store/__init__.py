@@ -1,0 +1,1 @@
+"""The SQLite archive: schema migrations and queries returning plain data."""

@@ -1,0 +1,168 @@
+"""Schema migrations, applied in order and recorded by name in `_migrations`.
+
+Append new migrations at the end; never edit one that has shipped. Names carry the room that
+owns the tables ("core-1", "narratives-2", ...) so rooms can add their own without renumbering.
+Column names are a public interface (Datasette users and scripts read them): the README's
+"Archive schema" section documents them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _core_1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            outlet TEXT NOT NULL DEFAULT '',
+            origin TEXT NOT NULL DEFAULT 'config',      -- config | opml | discord
+            enabled INTEGER NOT NULL DEFAULT 1,
+            etag TEXT,
+            last_modified TEXT,
+            last_checked_at TEXT,
+            last_success_at TEXT,
+            last_status INTEGER,
+            next_check_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            disabled_reason TEXT,
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER REFERENCES feeds(id),
+            url TEXT NOT NULL UNIQUE,                   -- canonical URL
+            link TEXT,                                  -- the link exactly as the feed gave it
+            guid TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            author TEXT,
+            outlet TEXT,
+            published_at TEXT,
+            fetched_at TEXT NOT NULL,
+            topics TEXT NOT NULL DEFAULT '[]',          -- JSON array of topic ids
+            story_id INTEGER REFERENCES stories(id),
+            duplicate_of INTEGER REFERENCES articles(id),
+            analyzed_at TEXT
+        );
+        CREATE UNIQUE INDEX articles_feed_guid ON articles(feed_id, guid);
+        CREATE INDEX articles_published_at ON articles(published_at);
+        CREATE INDEX articles_story_id ON articles(story_id);
+        CREATE INDEX articles_analyzed_at ON articles(analyzed_at);
+        CREATE INDEX articles_outlet_title ON articles(outlet, title);
+
+        CREATE TABLE article_vectors (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+            model TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL                        -- float32, L2-normalised
+        );
+
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',             -- a representative headline
+            representative_article_id INTEGER REFERENCES articles(id),
+            first_seen TEXT,
+            last_seen TEXT,
+            article_count INTEGER NOT NULL DEFAULT 0,
+            outlet_count INTEGER NOT NULL DEFAULT 0,
+            first_outlet TEXT,
+            topics TEXT NOT NULL DEFAULT '[]',
+            merged_into INTEGER REFERENCES stories(id)
+        );
+        CREATE INDEX stories_last_seen ON stories(last_seen);
+
+        CREATE TABLE token_snapshots (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,                       -- rankings-daily | rankings-models | market-share
+            fetched_at TEXT NOT NULL,
+            window_start TEXT,
+            window_end TEXT,
+            granularity TEXT,                           -- day | week
+            content_hash TEXT NOT NULL,
+            payload TEXT NOT NULL                       -- the raw response body, for audit
+        );
+        CREATE UNIQUE INDEX token_snapshots_same
+            ON token_snapshots(source, window_start, window_end, content_hash);
+
+        CREATE TABLE token_usage (
+            id INTEGER PRIMARY KEY,
+            snapshot_id INTEGER NOT NULL REFERENCES token_snapshots(id),
+            window_start TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            granularity TEXT NOT NULL,
+            source TEXT NOT NULL,
+            model TEXT NOT NULL,
+            author TEXT NOT NULL,
+            country TEXT NOT NULL,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            total_tokens INTEGER NOT NULL
+        );
+        CREATE INDEX token_usage_window ON token_usage(window_end, granularity);
+        CREATE INDEX token_usage_snapshot ON token_usage(snapshot_id);
+
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                         -- digest | alert | ...
+            key TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            payload TEXT NOT NULL,                      -- JSON
+            status TEXT NOT NULL DEFAULT 'pending',     -- pending | sent | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            nonce TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            message_id TEXT,
+            last_error TEXT,
+            UNIQUE (kind, key, destination)
+        );
+        CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+
+        CREATE TABLE job_runs (
+            id INTEGER PRIMARY KEY,
+            job TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running',     -- running | ok | error
+            detail TEXT,
+            error TEXT
+        );
+        CREATE INDEX job_runs_job ON job_runs(job, started_at);
+        """
+    )
+    db["articles"].enable_fts(["title", "summary"], create_triggers=True, tokenize="porter")
+
+
+# (name, function) in the order they run. Append only.
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("core-1", _core_1),
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations, each in its own transaction. Returns the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with db.conn:
+            fn(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+                [name],
+            )
+        applied.append(name)
+    return applied

@@ -1,0 +1,1 @@
+"""OpenRouter rankings: client, author→country map, share maths, change detection."""
