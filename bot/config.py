@@ -100,6 +100,15 @@ class DiscordConfig:
     api_base: str = "https://discord.com/api/v10"
     allow_private_feed_urls: bool = False
     guild_id: int | None = None
+    # Outbox delivery: a failed send (5xx, timeout, long rate limit) is retried after
+    # backoff_base_s * 2**(attempt-1), capped at backoff_max_s, until max_attempts; the defaults
+    # keep retrying for about five hours, so an hour-long Discord outage loses nothing.
+    timeout_s: float = 15.0
+    max_attempts: int = 15
+    backoff_base_s: float = 30.0
+    backoff_max_s: float = 1800.0
+    # Rate-limit waits up to this long are slept inline; longer ones reschedule the delivery.
+    max_inline_wait_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,8 @@ class ScheduleConfig:
     tokens_hours: float = 6.0
     deliver_seconds: float = 30.0
     analyze_minutes: float = 15.0
+    # On shutdown, in-flight deliveries get this long to finish before the loop stops.
+    shutdown_grace_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -295,6 +306,27 @@ def _check_values(s: Settings) -> None:
         "discord.api_base",
         "an http(s) URL",
         s.discord.api_base,
+    )
+    for name in ("timeout_s", "backoff_base_s", "backoff_max_s"):
+        value = getattr(s.discord, name)
+        need(value > 0, f"discord.{name}", "a positive number", value)
+    need(
+        s.discord.max_attempts > 0,
+        "discord.max_attempts",
+        "a positive integer",
+        s.discord.max_attempts,
+    )
+    need(
+        s.discord.max_inline_wait_s >= 0,
+        "discord.max_inline_wait_s",
+        "0 or more",
+        s.discord.max_inline_wait_s,
+    )
+    need(
+        s.schedule.shutdown_grace_s >= 0,
+        "schedule.shutdown_grace_s",
+        "0 or more",
+        s.schedule.shutdown_grace_s,
     )
     for name in ("poll_minutes", "tokens_hours", "deliver_seconds", "analyze_minutes"):
         value = getattr(s.schedule, name)

@@ -142,9 +142,27 @@ def _core_1(db: sqlite_utils.Database) -> None:
     db["articles"].enable_fts(["title", "summary"], create_triggers=True, tokenize="porter")
 
 
+def _chat_1(db: sqlite_utils.Database) -> None:
+    # A delivery may be several Discord messages; remembering which parts went out (and their
+    # ids) lets a retry after a crash or a 5xx resume instead of re-posting earlier parts.
+    # chat_state keeps small facts that must survive restarts (e.g. the slash-command hash).
+    db.executescript(
+        """
+        ALTER TABLE deliveries ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE deliveries ADD COLUMN message_ids TEXT NOT NULL DEFAULT '[]';
+        CREATE TABLE chat_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 # (name, function) in the order they run. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("core-1", _core_1),
+    ("chat-1", _chat_1),
 ]
 
 
