@@ -76,6 +76,7 @@ class AlertConfig:
     min_points: float = 2.0
     hysteresis_points: float = 0.5
     cooldown_hours: float = 24.0
+    top_movers: int = 3
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,12 @@ class OpenRouterConfig:
     countries: dict[str, str] = field(default_factory=dict)
     alert: AlertConfig = field(default_factory=AlertConfig)
     timeout_s: float = 30.0
+    max_bytes: int = 32 * 1024 * 1024
+    max_retries: int = 2
+    retry_backoff_s: float = 5.0
+    retry_after_max_s: float = 120.0
+    requests_per_minute: float = 30.0
+    backfill_chunk_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -280,6 +287,28 @@ def _check_values(s: Settings) -> None:
         "an http(s) URL",
         s.openrouter.base_url,
     )
+    o = s.openrouter
+    for name in ("timeout_s", "requests_per_minute", "max_bytes", "backfill_chunk_days"):
+        need(getattr(o, name) > 0, f"openrouter.{name}", "a positive number", getattr(o, name))
+    for name in ("max_retries", "retry_backoff_s", "retry_after_max_s"):
+        need(getattr(o, name) >= 0, f"openrouter.{name}", "0 or more", getattr(o, name))
+    need(
+        o.backfill_chunk_days <= 366,
+        "openrouter.backfill_chunk_days",
+        "at most 366 (the Data API's longest range)",
+        o.backfill_chunk_days,
+    )
+    a = o.alert
+    for i, code in enumerate(a.track):
+        need(
+            len(code) == 2 and code.isalpha() and code.isupper(),
+            f"openrouter.alert.track[{i}]",
+            "an ISO 3166 alpha-2 code such as CN",
+            code,
+        )
+    for name in ("min_points", "hysteresis_points", "cooldown_hours"):
+        need(getattr(a, name) >= 0, f"openrouter.alert.{name}", "0 or more", getattr(a, name))
+    need(a.top_movers >= 0, "openrouter.alert.top_movers", "0 or more", a.top_movers)
     for author, country in s.openrouter.countries.items():
         need(
             country == "UNKNOWN" or (len(country) == 2 and country.isalpha() and country.isupper()),

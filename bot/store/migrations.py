@@ -159,10 +159,36 @@ def _chat_1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _tokens_1(db: sqlite_utils.Database) -> None:
+    # as_of: when the data was current (Data API meta.as_of, else fetch time) for citations;
+    # rows_skipped: rows dropped as malformed, kept for audit. share_alerts records every
+    # evaluated snapshot, so "the last alerted value" and the cooldown survive restarts.
+    db.executescript(
+        """
+        ALTER TABLE token_snapshots ADD COLUMN as_of TEXT;
+        ALTER TABLE token_snapshots ADD COLUMN rows_skipped INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE share_alerts (
+            snapshot_id INTEGER PRIMARY KEY REFERENCES token_snapshots(id),
+            evaluated_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            period_start TEXT,
+            period_end TEXT,
+            shares TEXT NOT NULL DEFAULT '{}',          -- JSON {country: fraction}
+            leader TEXT,
+            kind TEXT NOT NULL,                         -- baseline | alert | quiet | held | skipped
+            delivery_id INTEGER REFERENCES deliveries(id),
+            reason TEXT
+        );
+        CREATE INDEX share_alerts_kind ON share_alerts(source, kind, evaluated_at);
+        """
+    )
+
+
 # (name, function) in the order they run. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("core-1", _core_1),
     ("chat-1", _chat_1),
+    ("tokens-1", _tokens_1),
 ]
 
 
