@@ -1,0 +1,153 @@
+"""CLI commands for feeds: poll, feeds (health), check-config, import-opml. Thin shells."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import click
+
+from bot.clock import utcnow
+
+
+@click.command("poll")
+@click.option("--all", "all_feeds", is_flag=True, help="Poll every enabled feed now.")
+@click.pass_obj
+def poll_cmd(obj: Any, all_feeds: bool) -> None:
+    """Poll feeds that are due and archive new articles.
+
+    Feeds are checked with conditional GET; failing feeds back off and their error is shown
+    by `tokentide feeds`. `--all` ignores schedules (and retries disabled feeds).
+
+    \b
+    Example:
+      tokentide poll --all
+    """
+    from bot.feeds.fetch import make_client
+    from bot.feeds.poll import poll_feeds, sync_config_feeds
+
+    settings, db = obj.settings, obj.db
+    now = utcnow()
+    sync_config_feeds(db, settings, now=now)
+
+    async def run() -> dict:
+        async with make_client(settings) as client:
+            return await poll_feeds(db, settings, client, now=now, all_feeds=all_feeds)
+
+    counts = asyncio.run(run())
+    click.echo(
+        f"polled {counts['feeds_polled']} feeds: {counts['new_articles']} new articles, "
+        f"{counts['not_modified']} not modified, {counts['errors']} errors"
+    )
+
+
+HEALTH_COLUMNS = (
+    "id",
+    "name",
+    "url",
+    "origin",
+    "enabled",
+    "last_success_at",
+    "error_count",
+    "last_error",
+    "next_check_at",
+    "disabled_reason",
+)
+
+
+@click.command("feeds")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead.")
+@click.pass_obj
+def feeds_cmd(obj: Any, as_json: bool) -> None:
+    """Show every feed's health: last success, errors, next check, why disabled.
+
+    \b
+    Example:
+      tokentide feeds --json
+    """
+    from bot.feeds.poll import sync_config_feeds
+
+    db = obj.db
+    sync_config_feeds(db, obj.settings, now=utcnow())
+    rows = [
+        dict(row)
+        for row in db.query(f"SELECT {', '.join(HEALTH_COLUMNS)} FROM feeds ORDER BY name, id")
+    ]
+    if as_json:
+        for row in rows:
+            row["enabled"] = bool(row["enabled"])
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no feeds: add some under `feeds:` in the config or run import-opml")
+        return
+    header = ("name", "last success", "errors", "next check", "status")
+    table = [header]
+    for row in rows:
+        if not row["enabled"]:
+            status = "off"
+        elif row["disabled_reason"]:
+            status = f"DISABLED: {row['disabled_reason']}"
+        elif row["last_error"]:
+            status = f"error: {row['last_error']}"
+        else:
+            status = "ok" if row["last_success_at"] else "not checked yet"
+        table.append(
+            (
+                _clip(row["name"], 40),
+                row["last_success_at"] or "never",
+                str(row["error_count"]),
+                row["next_check_at"] or "now",
+                status,
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
+    for r in table:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.command("check-config")
+@click.pass_obj
+def check_config_cmd(obj: Any) -> None:
+    """Validate the config file and print a short summary; exit 2 on the first problem.
+
+    \b
+    Example:
+      tokentide --config feeds.yaml check-config
+    """
+    from bot.store.outbox import destination_for
+
+    settings = obj.settings
+    enabled = sum(1 for f in settings.feeds if f.enabled)
+    click.echo(f"{settings.source}: OK")
+    click.echo(f"  feeds: {len(settings.feeds)} ({enabled} enabled)")
+    click.echo(f"  topics: {', '.join(settings.topics) or 'none'}")
+    click.echo(f"  destination: {destination_for(settings)}")
+    click.echo(f"  archive: {settings.db_path}")
+
+
+@click.command("import-opml")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_obj
+def import_opml_cmd(obj: Any, file: str) -> None:
+    """Add the feeds listed in an OPML file (origin 'opml'); all or nothing.
+
+    Feeds already in the archive are skipped. A malformed file changes nothing.
+
+    \b
+    Example:
+      tokentide import-opml subscriptions.opml
+    """
+    from bot.feeds.opml import import_opml, read_opml
+
+    entries = read_opml(file)
+    counts = import_opml(obj.db, entries, now=utcnow())
+    click.echo(
+        f"{file}: {counts['added']} feeds added, {counts['skipped']} already present "
+        f"(of {len(entries)} in the file)"
+    )

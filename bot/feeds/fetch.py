@@ -1,0 +1,260 @@
+"""Feed HTTP: the only module that talks to feed servers.
+
+One shared `httpx.AsyncClient` (built by `make_client`) does every request. Redirects are followed
+here, one hop at a time, so loops and over-long chains get a clear error and each hop counts
+against its own host's concurrency slot. Bodies are read raw and decompressed here with a bounded
+output size, so a gzip bomb costs at most `fetch.max_bytes` of memory before it is cut off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from bot import __version__
+from bot.config import FetchConfig, Settings
+from bot.errors import FeedError
+from bot.feeds.schedule import parse_retry_after
+
+PROJECT_URL = "https://github.com/tokentide/tokentide"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+
+
+class FetchError(FeedError):
+    """A check that failed. `unreachable` marks network-level failures (DNS, no route) that
+    may mean the machine is offline rather than the feed being broken."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        unreachable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.unreachable = unreachable
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # after redirects
+    status: int  # 200, or 304 when the validators still match
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+
+
+class HostLimiter:
+    """Per-host semaphores for one poll cycle (host:port, so each loopback port is a host)."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    def slot(self, url: str) -> asyncio.Semaphore:
+        parts = urlsplit(url)
+        key = f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+        if key not in self._slots:
+            self._slots[key] = asyncio.Semaphore(self.per_host)
+        return self._slots[key]
+
+
+def user_agent(settings: Settings) -> str:
+    return settings.fetch.user_agent or f"Tokentide/{__version__} (+{PROJECT_URL})"
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    """The one client for feed HTTP; build it once at start-up and pass it around."""
+    cfg = settings.fetch
+    return httpx.AsyncClient(
+        headers={
+            "User-Agent": user_agent(settings),
+            "Accept": ACCEPT,
+            # Only encodings we decompress ourselves under the size cap (see _read_capped).
+            "Accept-Encoding": "gzip, deflate",
+        },
+        follow_redirects=False,
+        timeout=httpx.Timeout(cfg.timeout_s),
+        limits=httpx.Limits(max_connections=400, max_keepalive_connections=100),
+    )
+
+
+def _decoder(encoding: str):
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        # 32 + MAX_WBITS accepts both gzip and zlib headers (servers mislabel deflate often).
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)
+    raise FetchError(f"server used an unsupported compression ({encoding!r})")
+
+
+async def _read_capped(raw: AsyncIterator[bytes], encoding: str, max_bytes: int) -> bytes:
+    decoder = _decoder(encoding)
+    parts: list[bytes] = []
+    total = 0
+
+    def take(data: bytes) -> None:
+        nonlocal total
+        total += len(data)
+        if total > max_bytes:
+            raise FetchError(f"feed is larger than the {max_bytes // (1024 * 1024)} MiB limit")
+        parts.append(data)
+
+    try:
+        async for chunk in raw:
+            if decoder is None:
+                take(chunk)
+                continue
+            # max_length bounds each step's output, so a bomb never inflates past the cap.
+            data = decoder.decompress(chunk, max_bytes - total + 1)
+            take(data)
+            while decoder.unconsumed_tail:
+                take(decoder.decompress(decoder.unconsumed_tail, max_bytes - total + 1))
+        if decoder is not None:
+            take(decoder.flush())
+    except zlib.error as exc:
+        raise FetchError(f"compressed body is corrupt ({exc})") from None
+    return b"".join(parts)
+
+
+def _status_error(status: int, retry_after_s: float | None) -> FetchError:
+    if status == 404:
+        text = "not found (HTTP 404): the feed URL may have moved"
+    elif status == 410:
+        text = "gone (HTTP 410): the publisher removed this feed"
+    elif status in (401, 403):
+        text = f"access denied (HTTP {status}): the feed needs a login or blocks us"
+    elif status == 429:
+        text = "rate limited (HTTP 429)"
+    elif status == 503:
+        text = "service unavailable (HTTP 503)"
+    elif status >= 500:
+        text = f"server error (HTTP {status})"
+    else:
+        text = f"unexpected HTTP status {status}"
+    if retry_after_s is not None:
+        text += f", asked to retry after {retry_after_s:.0f} s"
+    return FetchError(text, status=status, retry_after_s=retry_after_s)
+
+
+def _connect_error(exc: BaseException, host: str) -> FetchError:
+    """Plain words for connection failures; DNS and routing failures are 'unreachable'."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return FetchError(f"DNS lookup failed for {host}", unreachable=True)
+        if isinstance(seen, OSError) and seen.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return FetchError(f"no route to {host} (network unreachable)", unreachable=True)
+        if isinstance(seen, ConnectionRefusedError) or (
+            isinstance(seen, OSError) and seen.errno == errno.ECONNREFUSED
+        ):
+            return FetchError(f"connection refused by {host}")
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).lower()
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return FetchError(f"DNS lookup failed for {host}", unreachable=True)
+    if "connection refused" in text:
+        return FetchError(f"connection refused by {host}")
+    return FetchError(f"could not connect to {host}: {exc or type(exc).__name__}")
+
+
+async def fetch_feed(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    cfg: FetchConfig,
+    limiter: HostLimiter,
+    now: datetime,
+) -> Fetched:
+    """GET a feed conditionally. Returns 200 with the body or 304; raises FetchError with a
+    message fit for the feeds table. The timeout covers every hop and the whole body."""
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    loop = asyncio.get_running_loop()
+    deadline: float | None = None
+    seen = {url}
+    current = url
+    for _hop in range(cfg.max_redirects + 1):
+        host = urlsplit(current).hostname or current
+        async with limiter.slot(current):
+            # The clock starts once we hold a slot: queueing behind our own limit is not the
+            # server's slowness.
+            if deadline is None:
+                deadline = loop.time() + cfg.timeout_s
+            try:
+                async with asyncio.timeout_at(deadline):
+                    result = await _one_hop(client, current, headers, cfg, now)
+            except TimeoutError:
+                raise FetchError(
+                    f"timed out after {cfg.timeout_s:g} s (slow or stalled server at {host})"
+                ) from None
+            except httpx.TimeoutException:
+                raise FetchError(f"timed out waiting for {host}") from None
+            except httpx.ConnectError as exc:
+                raise _connect_error(exc, host) from None
+            except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as exc:
+                raise FetchError(f"{host} broke the HTTP protocol: {exc}") from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise FetchError(f"invalid feed URL: {exc}") from None
+            except httpx.TransportError as exc:
+                raise FetchError(f"network error talking to {host}: {exc}") from None
+        if isinstance(result, Fetched):
+            return result
+        target = result
+        if target in seen:
+            raise FetchError(f"redirect loop: {current} points back to {target}")
+        seen.add(target)
+        current = target
+    raise FetchError(f"too many redirects (more than {cfg.max_redirects}) starting at {url}")
+
+
+async def _one_hop(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    cfg: FetchConfig,
+    now: datetime,
+) -> Fetched | str:
+    """One request: a Fetched result, or the absolute URL a redirect points to."""
+    async with client.stream("GET", url, headers=headers) as resp:
+        status = resp.status_code
+        if status in REDIRECT_CODES:
+            location = resp.headers.get("location")
+            if not location:
+                raise FetchError(f"HTTP {status} redirect without a Location header", status=status)
+            target = urljoin(url, location)
+            if not target.startswith(("http://", "https://")):
+                raise FetchError(f"redirect to a non-web address: {target}", status=status)
+            return target
+        response_headers = {k.lower(): v for k, v in resp.headers.items()}
+        if status == 304:
+            return Fetched(url=url, status=304, headers=response_headers)
+        if not 200 <= status < 300:
+            retry_after = None
+            if status in (429, 503):
+                retry_after = parse_retry_after(resp.headers.get("retry-after"), now=now)
+            raise _status_error(status, retry_after)
+        body = await _read_capped(
+            resp.aiter_raw(), resp.headers.get("content-encoding", ""), cfg.max_bytes
+        )
+        return Fetched(url=url, status=200, body=body, headers=response_headers)

@@ -1,0 +1,290 @@
+"""One poll cycle: pick due feeds, fetch them concurrently, parse, dedupe, archive.
+
+Each feed's outcome is written in one transaction (its new articles together with its
+validators and health), so a process killed mid-cycle leaves every feed either fully recorded or
+untouched, and the next cycle fetches the untouched ones again without duplicating anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import sqlite_utils
+
+from bot.clock import to_iso
+from bot.config import Settings
+from bot.errors import FeedError
+from bot.feeds.fetch import Fetched, FetchError, HostLimiter, fetch_feed
+from bot.feeds.normalise import normalise_entry
+from bot.feeds.parse import ParsedFeed, parse_feed
+from bot.feeds.schedule import next_check_after_success, plan_after_failure
+
+log = logging.getLogger(__name__)
+
+# Google News items carry redirect links, not the outlet's URL: the same story from the same
+# outlet within this window is the same article.
+AGGREGATED_MATCH_HOURS = 36
+
+
+def sync_config_feeds(db: sqlite_utils.Database, settings: Settings, *, now: datetime) -> dict:
+    """Make the feeds table match feeds.yaml: add new feeds, update names/outlets/enabled, and
+    switch off config feeds that were removed from the file (their articles stay)."""
+    stamp = to_iso(now)
+    counts = {"added": 0, "updated": 0, "retired": 0}
+    wanted = {f.url: f for f in settings.feeds}
+    with db.conn:
+        existing = {
+            row[0]: row
+            for row in db.execute("SELECT url, name, outlet, enabled, origin FROM feeds").fetchall()
+        }
+        for url, feed in wanted.items():
+            row = existing.get(url)
+            if row is None:
+                db.execute(
+                    "INSERT INTO feeds (url, name, outlet, origin, enabled, created_at) "
+                    "VALUES (?, ?, ?, 'config', ?, ?)",
+                    [url, feed.name or url, feed.outlet, int(feed.enabled), stamp],
+                )
+                counts["added"] += 1
+            elif (row[1], row[2], bool(row[3]), row[4]) != (
+                feed.name or url,
+                feed.outlet,
+                feed.enabled,
+                "config",
+            ):
+                db.execute(
+                    "UPDATE feeds SET name = ?, outlet = ?, enabled = ?, origin = 'config' "
+                    "WHERE url = ?",
+                    [feed.name or url, feed.outlet, int(feed.enabled), url],
+                )
+                counts["updated"] += 1
+        for url, row in existing.items():
+            if row[4] == "config" and url not in wanted and row[3]:
+                db.execute("UPDATE feeds SET enabled = 0 WHERE url = ?", [url])
+                counts["retired"] += 1
+    return counts
+
+
+def select_feeds(
+    db: sqlite_utils.Database, *, now: datetime, all_feeds: bool = False
+) -> list[dict]:
+    """Enabled feeds that are due. `all_feeds` ignores schedules and also retries feeds that
+    were disabled after repeated failures (a success clears the reason)."""
+    sql = "SELECT * FROM feeds WHERE enabled = 1"
+    params: list[Any] = []
+    if not all_feeds:
+        sql += " AND disabled_reason IS NULL AND (next_check_at IS NULL OR next_check_at <= ?)"
+        params.append(to_iso(now))
+    return [dict(row) for row in db.query(sql + " ORDER BY id", params)]
+
+
+def _is_duplicate(db: sqlite_utils.Database, feed_id: int, item: dict) -> bool:
+    """Dedupe layers, cheapest first (DESIGN "Dedupe")."""
+    if db.execute(
+        "SELECT 1 FROM articles WHERE feed_id = ? AND guid = ?", [feed_id, item["guid"]]
+    ).fetchone():
+        return True
+    if db.execute("SELECT 1 FROM articles WHERE url = ?", [item["url"]]).fetchone():
+        return True
+    # A feed that rewrites guids and links still repeats title + publication time.
+    if (
+        item["title"]
+        and item["published_at"]
+        and db.execute(
+            "SELECT 1 FROM articles WHERE feed_id = ? AND title = ? AND published_at = ?",
+            [feed_id, item["title"], item["published_at"]],
+        ).fetchone()
+    ):
+        return True
+    if item["is_aggregated"] and item["title"] and item["outlet"]:
+        published = item["published_at"]
+        if published is None:
+            return bool(
+                db.execute(
+                    "SELECT 1 FROM articles WHERE outlet = ? AND title = ?",
+                    [item["outlet"], item["title"]],
+                ).fetchone()
+            )
+        when = datetime.fromisoformat(published.replace("Z", "+00:00"))
+        window = timedelta(hours=AGGREGATED_MATCH_HOURS)
+        return bool(
+            db.execute(
+                "SELECT 1 FROM articles WHERE outlet = ? AND title = ? "
+                "AND (published_at IS NULL OR published_at BETWEEN ? AND ?)",
+                [item["outlet"], item["title"], to_iso(when - window), to_iso(when + window)],
+            ).fetchone()
+        )
+    return False
+
+
+def store_success(
+    db: sqlite_utils.Database,
+    feed: dict,
+    fetched: Fetched,
+    parsed: ParsedFeed | None,
+    settings: Settings,
+    *,
+    now: datetime,
+) -> int:
+    """Archive new items and the feed's validators and health in one transaction."""
+    stamp = to_iso(now)
+    next_check = next_check_after_success(
+        fetched.headers,
+        ttl_minutes=parsed.ttl_minutes if parsed else None,
+        cfg=settings.fetch,
+        now=now,
+    )
+    new = 0
+    with db.conn:
+        if parsed is not None:
+            for entry in parsed.entries:
+                item = normalise_entry(entry, feed_outlet=feed["outlet"], feed_url=feed["url"])
+                if item is None or _is_duplicate(db, feed["id"], item):
+                    continue
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO articles (feed_id, url, link, guid, title, summary, "
+                    "author, outlet, published_at, fetched_at, topics) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')",
+                    [
+                        feed["id"],
+                        item["url"],
+                        item["link"],
+                        item["guid"],
+                        item["title"],
+                        item["summary"],
+                        item["author"],
+                        item["outlet"],
+                        item["published_at"],
+                        stamp,
+                    ],
+                )
+                new += cursor.rowcount
+        # A 304 keeps the validators we sent; a 200 replaces them (or clears stale ones).
+        etag = fetched.headers.get("etag") if fetched.status != 304 else feed["etag"]
+        modified = (
+            fetched.headers.get("last-modified") if fetched.status != 304 else feed["last_modified"]
+        )
+        db.execute(
+            "UPDATE feeds SET etag = ?, last_modified = ?, last_checked_at = ?, "
+            "last_success_at = ?, last_status = ?, next_check_at = ?, error_count = 0, "
+            "last_error = NULL, disabled_reason = NULL WHERE id = ?",
+            [etag, modified, stamp, stamp, fetched.status, to_iso(next_check), feed["id"]],
+        )
+    return new
+
+
+def store_failure(
+    db: sqlite_utils.Database,
+    feed: dict,
+    error: FeedError,
+    settings: Settings,
+    *,
+    counts: bool,
+    rng: random.Random,
+    now: datetime,
+) -> None:
+    """Record a failed check: plain-words error, backoff, maybe disable. Articles untouched."""
+    message = str(error)
+    if not counts:
+        message = f"network unreachable, machine looks offline (not counted): {message}"
+    plan = plan_after_failure(
+        error_count=feed["error_count"],
+        message=str(error),
+        counts=counts,
+        retry_after_s=getattr(error, "retry_after_s", None),
+        cfg=settings.fetch,
+        rng=rng,
+        now=now,
+    )
+    with db.conn:
+        db.execute(
+            "UPDATE feeds SET last_checked_at = ?, last_status = ?, next_check_at = ?, "
+            "error_count = ?, last_error = ?, disabled_reason = COALESCE(?, disabled_reason) "
+            "WHERE id = ?",
+            [
+                to_iso(now),
+                getattr(error, "status", None),
+                to_iso(plan.next_check_at),
+                plan.error_count,
+                message,
+                plan.disabled_reason,
+                feed["id"],
+            ],
+        )
+
+
+async def _check(
+    client: httpx.AsyncClient,
+    feed: dict,
+    settings: Settings,
+    limiter: HostLimiter,
+    now: datetime,
+) -> tuple[dict, Fetched | None, ParsedFeed | None, FeedError | None]:
+    try:
+        fetched = await fetch_feed(
+            client,
+            feed["url"],
+            etag=feed["etag"],
+            last_modified=feed["last_modified"],
+            cfg=settings.fetch,
+            limiter=limiter,
+            now=now,
+        )
+        if fetched.status == 304:
+            return feed, fetched, None, None
+        # Parsing is CPU work: keep it off the loop so other feeds' timeouts stay honest.
+        parsed = await asyncio.to_thread(parse_feed, fetched.body, fetched.headers, url=fetched.url)
+        return feed, fetched, parsed, None
+    except FeedError as exc:
+        return feed, None, None, exc
+
+
+async def poll_feeds(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    *,
+    now: datetime,
+    all_feeds: bool = False,
+    rng: random.Random | None = None,
+) -> dict:
+    """Poll due feeds (or every enabled feed with `all_feeds`). Returns counts:
+    feeds_polled, new_articles, errors, not_modified."""
+    rng = rng or random.Random()
+    feeds = select_feeds(db, now=now, all_feeds=all_feeds)
+    limiter = HostLimiter(settings.fetch.per_host)
+    counts = {"feeds_polled": 0, "new_articles": 0, "errors": 0, "not_modified": 0}
+    unreachable: list[tuple[dict, FetchError]] = []
+    reached_any = False
+    tasks = [asyncio.ensure_future(_check(client, f, settings, limiter, now)) for f in feeds]
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            feed, fetched, parsed, error = await next_done
+            counts["feeds_polled"] += 1
+            if error is None and fetched is not None:
+                reached_any = True
+                counts["new_articles"] += store_success(
+                    db, feed, fetched, parsed, settings, now=now
+                )
+                counts["not_modified"] += fetched.status == 304
+                continue
+            counts["errors"] += 1
+            assert error is not None
+            log.warning("feed %s: %s", feed["url"], error)
+            if isinstance(error, FetchError) and error.unreachable:
+                unreachable.append((feed, error))  # decided once the whole cycle is known
+                continue
+            reached_any = True
+            store_failure(db, feed, error, settings, counts=True, rng=rng, now=now)
+    finally:
+        for task in tasks:
+            task.cancel()
+    # DNS/no-route failures for every feed means this machine is offline, not the feeds broken.
+    for feed, error in unreachable:
+        store_failure(db, feed, error, settings, counts=reached_any, rng=rng, now=now)
+    return counts
