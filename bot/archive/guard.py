@@ -1,0 +1,59 @@
+"""Datasette hooks that keep the archive read-only, whatever plugins are installed.
+
+Datasette 0.65 has no write API of its own, but any installed plugin could add one, and
+plugins are loaded from the environment. So permissions are deny-by-default: reading actions
+keep Datasette's defaults, every other action (inserts, uploads, a plugin's own write
+permission) is refused for everyone. Connections are also set `query_only`, so even a
+write that got through would be refused by SQLite itself.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from datasette import hookimpl
+from datasette.plugins import pm
+
+from bot.archive.site import ARCHIVE_NAME
+
+PLUGIN_NAME = "tokentide-archive"
+
+# Actions that only read; Datasette's defaults decide these (anonymous may view and run SQL).
+READ_ACTIONS = frozenset(
+    {
+        "view-instance",
+        "view-database",
+        "view-database-download",
+        "view-table",
+        "view-query",
+        "execute-sql",
+        # Root-only by Datasette's defaults, and `serve` never creates a root actor.
+        "permissions-debug",
+        "debug-menu",
+    }
+)
+
+# A reader waits this long for SQLite's locks rather than failing with "database is locked".
+# In WAL mode readers rarely wait at all; this covers checkpoints and schema changes.
+BUSY_TIMEOUT_MS = 10_000
+
+
+def register() -> None:
+    """Add these hooks to Datasette's plugin manager (once per process)."""
+    module = sys.modules[__name__]
+    if not pm.is_registered(module):
+        pm.register(module, name=PLUGIN_NAME)
+
+
+@hookimpl
+def permission_allowed(actor, action, resource):
+    if action in READ_ACTIONS:
+        return None
+    return False
+
+
+@hookimpl
+def prepare_connection(conn, database):
+    if database == ARCHIVE_NAME:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only = 1")

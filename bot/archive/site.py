@@ -1,0 +1,69 @@
+"""Building the Datasette instance that serves the archive.
+
+The archive is attached as a *mutable* database (Datasette opens it with `mode=ro` and re-reads
+the schema as the bot migrates), never `immutable`, because the bot writes to the same file
+while people browse. It is always named "archive", whatever the file is called, so URLs and the
+shipped metadata stay the same on every machine.
+
+Datasette is imported inside functions: `bot.archive` is imported by the CLI and tests cheaply.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.errors import StoreError
+
+ARCHIVE_NAME = "archive"
+
+# Datasette settings for a live archive: room for facets over 100k articles, and no cell is
+# cut short in the HTML (the JSON always has whole values).
+DATASETTE_SETTINGS: dict[str, Any] = {
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 500,
+    "max_returned_rows": 1000,
+    "truncate_cells_html": 400,
+}
+
+
+def load_metadata() -> dict[str, Any]:
+    """The metadata shipped in the package (titles, descriptions, facets, queries, chart)."""
+    text = resources.files("bot.archive").joinpath("metadata.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = None):
+    """A Datasette (not started) serving `db_path` read-only as "archive".
+
+    The caller opens the archive with `bot.store.db.open_db` first, so the file exists and its
+    schema is current; a missing file here is a StoreError rather than an empty new database.
+    """
+    from datasette.app import Datasette
+    from datasette.database import Database
+
+    from bot.archive import guard
+
+    path = Path(db_path)
+    if not path.is_file():
+        raise StoreError(f"{path}: no archive here (run `tokentide poll` or pass --db FILE)")
+    guard.register()
+    ds = Datasette(
+        [],
+        metadata=metadata if metadata is not None else load_metadata(),
+        settings=DATASETTE_SETTINGS,
+    )
+    # With no files Datasette adds an empty in-memory database; visitors have no use for it.
+    ds.remove_database("_memory")
+    ds.add_database(Database(ds, path=str(path), is_mutable=True), name=ARCHIVE_NAME)
+    return ds
+
+
+def run_server(ds, *, host: str, port: int) -> None:
+    """Serve until interrupted. Datasette runs its startup hooks on the first request."""
+    import uvicorn
+
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)
