@@ -1,0 +1,276 @@
+"""Share alerts: the move, who moved it, and the news that explains it.
+
+The token tracker enqueues a `share_alert` payload (COMMON contract). Here we find the archive's
+stories of the last days whose articles name the movers — "deepseek" is searched as DeepSeek,
+"moonshotai/kimi-k2" as Kimi and Moonshot — and render everything as Discord messages, so a
+reader sees the numbers and the reasons together.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from bot.clock import to_iso
+from bot.digest.compose import pick_links
+from bot.digest.limits import DESCRIPTION, pack_messages
+from bot.digest.names import author_names, country_name, mover_names
+from bot.digest.safety import dlen, masked_link, plain, safe_inline, truncate
+
+RELATED_DAYS = 7
+MAX_MOVERS = 8
+MAX_NAMES = 16
+ALERT_COLOUR = 0xE53E3E
+NEWS_COLOUR = 0x4A5568
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _movers(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Movers by size of move, largest first."""
+    movers = [m for m in payload.get("movers") or () if isinstance(m, Mapping)]
+    return sorted(movers, key=lambda m: -abs(_num(m.get("points")) or 0.0))[:MAX_MOVERS]
+
+
+def search_names(payload: Mapping[str, Any]) -> list[str]:
+    """The maker/model names to look for in the news, most important mover first."""
+    names: dict[str, str] = {}
+    for mover in _movers(payload):
+        for name in mover_names(mover):
+            names.setdefault(name.lower(), name)
+    return list(names.values())[:MAX_NAMES]
+
+
+def _fts_phrase(name: str) -> str | None:
+    words = re.findall(r"\w+", name)
+    return '"' + " ".join(words) + '"' if words else None
+
+
+def _matching_articles(
+    db: sqlite_utils.Database, name: str, start: str, end: str
+) -> list[dict[str, Any]]:
+    cols = "a.id, a.title, a.url, a.outlet, a.published_at, a.duplicate_of, a.story_id"
+    when = "COALESCE(a.published_at, a.fetched_at)"
+    if db["articles_fts"].exists():
+        phrase = _fts_phrase(name)
+        if phrase is None:
+            return []
+        sql = (
+            f"SELECT {cols} FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid "
+            f"WHERE articles_fts MATCH ? AND {when} >= ? AND {when} <= ?"
+        )
+        params: list[Any] = [phrase, start, end]
+    else:  # an archive without full-text search still answers, more slowly
+        pattern = "%" + name.lower().replace("%", "").replace("_", "") + "%"
+        sql = (
+            f"SELECT {cols} FROM articles a WHERE (lower(a.title) LIKE ? OR "
+            f"lower(a.summary) LIKE ?) AND {when} >= ? AND {when} <= ?"
+        )
+        params = [pattern, pattern, start, end]
+    cursor = db.execute(sql, params)
+    keys = [d[0] for d in cursor.description]
+    return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _story_rows(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    cursor = db.execute(
+        "SELECT id, title, first_seen, last_seen, article_count, outlet_count, first_outlet, "
+        f"topics, merged_into FROM stories WHERE id IN ({marks})",
+        list(ids),
+    )
+    keys = [d[0] for d in cursor.description]
+    return {row[0]: dict(zip(keys, row, strict=True)) for row in cursor.fetchall()}
+
+
+def _resolve_merged(db: sqlite_utils.Database, story_id: int) -> int:
+    """Follow `merged_into` to the story that absorbed this one (bounded: no loops)."""
+    for _ in range(10):
+        row = db.execute("SELECT merged_into FROM stories WHERE id = ?", [story_id]).fetchone()
+        if not row or row[0] is None:
+            return story_id
+        story_id = row[0]
+    return story_id
+
+
+def find_related_stories(
+    db: sqlite_utils.Database,
+    payload: Mapping[str, Any],
+    *,
+    now: datetime,
+    days: float = RELATED_DAYS,
+    limit: int = 5,
+) -> list[dict[str, Any]]:
+    """Stories of the last `days` whose articles name the alert's movers, best matches first.
+
+    Each result: id, title, first_seen, last_seen, article_count, outlet_count, first_outlet,
+    topics, matched (names found), articles (only the matching ones). Articles not yet
+    clustered into a story count as a story of their own (id None), so fresh news still shows.
+    """
+    start, end = to_iso(now - timedelta(days=days)), to_iso(now)
+    groups: dict[Any, dict[str, Any]] = {}
+    for name in search_names(payload):
+        # Names are quoted as FTS phrases of word tokens, so no name can make a query invalid.
+        for art in _matching_articles(db, name, start, end):
+            sid = art.pop("story_id")
+            key = _resolve_merged(db, sid) if sid is not None else f"article:{art['id']}"
+            group = groups.setdefault(key, {"matched": [], "articles": {}})
+            if name not in group["matched"]:
+                group["matched"].append(name)
+            group["articles"][art["id"]] = art
+    stories = _story_rows(db, [k for k in groups if isinstance(k, int)])
+    results = []
+    for key, group in groups.items():
+        arts = sorted(group["articles"].values(), key=lambda a: a["published_at"] or "")
+        row = stories.get(key) if isinstance(key, int) else None
+        if row is None:
+            first = arts[0]
+            row = {
+                "id": None,
+                "title": first["title"],
+                "first_seen": first["published_at"],
+                "last_seen": arts[-1]["published_at"],
+                "article_count": len(arts),
+                "outlet_count": len({a["outlet"] for a in arts if a["outlet"]}),
+                "first_outlet": first["outlet"],
+                "topics": "[]",
+            }
+        row.pop("merged_into", None)
+        try:
+            row["topics"] = json.loads(row.get("topics") or "[]")
+        except (TypeError, ValueError):
+            row["topics"] = []
+        results.append({**row, "matched": group["matched"], "articles": arts})
+    results.sort(
+        key=lambda s: (
+            -len(s["matched"]),
+            -len(s["articles"]),
+            -(s["outlet_count"] or 0),
+            _desc(s["last_seen"]),
+        )
+    )
+    return results[:limit]
+
+
+def _desc(text: str | None) -> str:
+    """Sort key turning an ISO timestamp into a descending order."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in (text or ""))
+
+
+def _pct(fraction: Any) -> str:
+    value = _num(fraction)
+    return f"{value * 100:.1f}%" if value is not None else "?"
+
+
+def _pts(points: Any) -> str:
+    value = _num(points)
+    return f"{value:+.1f} pts" if value is not None else "? pts"
+
+
+def _mover_name(mover: Mapping[str, Any]) -> str:
+    name = str(mover.get("name") or "?")
+    if mover.get("kind") == "model":
+        return name
+    names = author_names(name)
+    return names[0] if names else name
+
+
+def _headline(payload: Mapping[str, Any]) -> str:
+    leader = payload.get("leader") if isinstance(payload.get("leader"), Mapping) else {}
+    if leader.get("changed") and leader.get("after"):
+        before = f" {country_name(str(leader.get('before')))}" if leader.get("before") else ""
+        return f"{country_name(str(leader['after']))} overtakes{before} in OpenRouter token share"
+    moves = [m for m in payload.get("moves") or () if isinstance(m, Mapping)]
+    if moves:
+        top = max(moves, key=lambda m: abs(_num(m.get("points")) or 0.0))
+        return f"{country_name(str(top.get('country')))} {_pts(top.get('points'))} in OpenRouter token share"
+    return "OpenRouter token share moved"
+
+
+def _story_block(story: Mapping[str, Any]) -> str:
+    title = safe_inline(story.get("title") or "(untitled)", 256)
+    meta = []
+    outlets = story.get("outlet_count") or 0
+    meta.append(f"{outlets} outlet" + ("" if outlets == 1 else "s"))
+    if story.get("last_seen"):
+        meta.append(f"latest {str(story['last_seen'])[:10]}")
+    if story.get("matched"):
+        meta.append("names " + ", ".join(safe_inline(n, 40) for n in story["matched"][:4]))
+    links = [masked_link(link.outlet, link.url) for link in pick_links(story.get("articles") or ())]
+    lines = [f"**{title}**", " · ".join(meta)]
+    if any(links):
+        lines.append(" · ".join(link for link in links if link))
+    return "\n".join(lines)
+
+
+def render_alert_messages(
+    payload: Mapping[str, Any],
+    related_stories: Sequence[Mapping[str, Any]],
+    *,
+    chart_filename: str | None = None,
+) -> list[dict]:
+    """Discord message bodies for a share_alert payload plus its related stories."""
+    period = payload.get("period") if isinstance(payload.get("period"), Mapping) else {}
+    lines = []
+    for move in payload.get("moves") or ():
+        if isinstance(move, Mapping):
+            lines.append(
+                f"**{safe_inline(country_name(str(move.get('country'))), 64)}** "
+                f"{_pct(move.get('from'))} → {_pct(move.get('to'))} ({_pts(move.get('points'))})"
+            )
+    if period.get("start") and period.get("end"):
+        lines.append(f"Period {str(period['start'])[:10]} → {str(period['end'])[:10]}")
+    move_embed: dict[str, Any] = {
+        "title": safe_inline(_headline(payload), 256),
+        "description": "\n".join(lines) or "No country moved past the alert threshold.",
+        "color": ALERT_COLOUR,
+        "footer": {"text": plain(payload.get("citation") or "Source: OpenRouter", 500)},
+    }
+    mover_lines = [
+        f"{safe_inline(_mover_name(m), 80)} ({safe_inline(country_name(str(m.get('country'))), 32)}): "
+        f"{_pct(m.get('from'))} → {_pct(m.get('to'))} ({_pts(m.get('points'))})"
+        for m in _movers(payload)
+    ]
+    if mover_lines:
+        move_embed["fields"] = [{"name": "Top movers", "value": "\n".join(mover_lines)}]
+    if chart_filename:
+        move_embed["image"] = {"url": f"attachment://{chart_filename}"}
+    embeds = [move_embed]
+    chunk = ""
+    for story in related_stories:
+        block = truncate(_story_block(story), DESCRIPTION)
+        if chunk and dlen(chunk) + 2 + dlen(block) > DESCRIPTION:
+            embeds.append({"description": chunk})
+            chunk = block
+        else:
+            chunk = f"{chunk}\n\n{block}" if chunk else block
+    if not chunk and not related_stories:
+        chunk = (
+            "No stories in the archive named these makers or models "
+            f"in the last {RELATED_DAYS} days."
+        )
+    embeds.append({"description": chunk})
+    for n, embed in enumerate(embeds[1:]):
+        embed["title"] = "Why it moved: related stories" + (" (continued)" if n else "")
+        embed["color"] = NEWS_COLOUR
+    content = f"**Token share alert** · {safe_inline(_headline(payload), 300)}"
+    return pack_messages(content, embeds)
+
+
+def alert_messages(
+    db: sqlite_utils.Database, payload: Mapping[str, Any], *, now: datetime
+) -> list[dict]:
+    """What the outbox worker sends for a share_alert delivery: related stories + rendering."""
+    return render_alert_messages(payload, find_related_stories(db, payload, now=now))

@@ -1,0 +1,320 @@
+"""Compose a digest from stories and the token share. Pure: plain data and `now` in, a frozen
+`Digest` out; rendering lives in render.py.
+
+Ranking (per topic, highest first):
+
+    rank = log2(1 + outlets) + 0.5·log2(1 + articles)
+           + 0.5·log2(1 + max(momentum, 0)) + 2^(−age / (hours / 2))
+
+where `age` is the time since the story's last article. Outlets weigh most because a story many
+publishers carry matters more than one outlet's series of updates; articles and momentum add
+less (logarithms, so a single prolific feed cannot dominate); the recency term, with a half-life
+of half the digest window, breaks near-ties in favour of what is still moving. Equal ranks fall
+back to the latest `last_seen`, then the lower story id, so the order is deterministic.
+
+A story tagged with several topics is listed once, under the first of its own topics that the
+digest shows (the narratives room lists a story's topics best-first); its other topics are shown
+as "also in". Stories with none of the digest's topics are left out and counted as `unlisted`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.clock import parse_iso, to_iso
+from bot.digest.names import country_name
+
+LINKS_PER_STORY = 3
+SOURCE_CITATION = "Source: OpenRouter (openrouter.ai/rankings), as of {as_of}"
+
+
+@dataclass(frozen=True)
+class Link:
+    outlet: str
+    url: str
+    title: str
+
+
+@dataclass(frozen=True)
+class DigestStory:
+    id: int
+    title: str
+    outlet_count: int
+    article_count: int
+    first_outlet: str
+    first_seen: str | None
+    last_seen: str | None
+    momentum: float
+    score: float  # the narratives room's own score, passed through
+    rank: float  # this digest's ranking (module docstring)
+    topic: str
+    also_in: tuple[str, ...]
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class TopicSection:
+    topic: str
+    label: str
+    stories: tuple[DigestStory, ...]
+    total: int  # stories in this topic before the per-topic cut
+
+
+@dataclass(frozen=True)
+class ShareEntry:
+    key: str
+    name: str
+    share: float  # fraction 0..1
+    points: float | None  # change vs the previous period, percentage points
+
+
+@dataclass(frozen=True)
+class ShareLine:
+    text: str  # "China 58% of OpenRouter tokens, +3.1 pts w/w"
+    citation: str
+    as_of: str | None
+    period_start: str | None
+    period_end: str | None
+    in_progress: bool
+    entries: tuple[ShareEntry, ...]  # largest first
+
+
+@dataclass(frozen=True)
+class Digest:
+    generated_at: str
+    period_start: str
+    period_end: str
+    hours: float
+    timezone: str
+    sections: tuple[TopicSection, ...]
+    share: ShareLine | None
+    story_count: int  # stories listed
+    unlisted: int  # stories in the window with none of the digest's topics
+
+
+def topic_label(topic: str) -> str:
+    """'export_controls' → 'Export controls'."""
+    words = topic.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else "Other"
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return default
+    return out if math.isfinite(out) else default
+
+
+def _ts(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
+
+
+def rank_story(story: Mapping[str, Any], *, now: datetime, hours: float) -> float:
+    """The digest ranking of one story (see the module docstring)."""
+    outlets = max(_num(story.get("outlet_count")), 0.0)
+    articles = max(_num(story.get("article_count")), 0.0)
+    momentum = max(_num(story.get("momentum")), 0.0)
+    last = _ts(story.get("last_seen")) or _ts(story.get("first_seen"))
+    age_h = max((now - last).total_seconds() / 3600, 0.0) if last else hours
+    half_life = max(hours / 2, 1e-6)
+    return (
+        math.log2(1 + outlets)
+        + 0.5 * math.log2(1 + articles)
+        + 0.5 * math.log2(1 + momentum)
+        + 2 ** (-age_h / half_life)
+    )
+
+
+def pick_links(articles: Iterable[Mapping[str, Any]], limit: int = LINKS_PER_STORY) -> list[Link]:
+    """A few links, earliest first, one per outlet, skipping syndicated copies (duplicate_of)."""
+    candidates = [a for a in articles if isinstance(a, Mapping) and not a.get("duplicate_of")]
+    candidates.sort(key=lambda a: (str(a.get("published_at") or "9999"), _num(a.get("id"))))
+    links: list[Link] = []
+    seen_outlets: set[str] = set()
+    seen_urls: set[str] = set()
+    for art in candidates:
+        url = art.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            continue
+        outlet = str(art.get("outlet") or "").strip()
+        if url in seen_urls or (outlet and outlet.lower() in seen_outlets):
+            continue
+        seen_urls.add(url)
+        seen_outlets.add(outlet.lower())
+        links.append(Link(outlet=outlet, url=url, title=str(art.get("title") or "")))
+        if len(links) >= limit:
+            break
+    return links
+
+
+def _headline(story: Mapping[str, Any]) -> str:
+    title = str(story.get("title") or "").strip()
+    if title:
+        return title
+    for art in story.get("articles") or ():
+        if isinstance(art, Mapping) and str(art.get("title") or "").strip():
+            return str(art["title"]).strip()
+    return "(untitled story)"
+
+
+def _first_outlet(story: Mapping[str, Any], links: Sequence[Link]) -> str:
+    outlet = str(story.get("first_outlet") or "").strip()
+    if outlet:
+        return outlet
+    return links[0].outlet if links else ""
+
+
+def compose_digest(
+    stories: Iterable[Mapping[str, Any]],
+    share: Mapping[str, Any] | None,
+    *,
+    now: datetime,
+    hours: float,
+    per_topic: int,
+    topics: Iterable[str],
+    timezone: str = "UTC",
+) -> Digest:
+    """Pick and order the top `per_topic` stories for each of `topics` over the last `hours`.
+
+    `stories` are `recent_stories` dicts (narratives contract); stories whose last article is
+    older than the window are dropped, so a caller may pass a wider list. `share` is the tokens
+    room's `current_share` document or None.
+    """
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    start = now - timedelta(hours=hours)
+    order = [t for t in dict.fromkeys(topics)]
+    shown = set(order)
+    buckets: dict[str, list[DigestStory]] = {t: [] for t in order}
+    unlisted = 0
+    seen_ids: set[int] = set()
+    for story in stories:
+        sid = int(_num(story.get("id"), -1))
+        if sid in seen_ids:
+            continue
+        seen_ids.add(sid)
+        last = _ts(story.get("last_seen")) or _ts(story.get("first_seen"))
+        if last is not None and last < start:
+            continue
+        own = [str(t) for t in (story.get("topics") or ()) if str(t) in shown]
+        own = list(dict.fromkeys(own))
+        if not own:
+            unlisted += 1
+            continue
+        links = pick_links(story.get("articles") or ())
+        buckets[own[0]].append(
+            DigestStory(
+                id=sid,
+                title=_headline(story),
+                outlet_count=int(_num(story.get("outlet_count"))),
+                article_count=int(_num(story.get("article_count"))),
+                first_outlet=_first_outlet(story, links),
+                first_seen=story.get("first_seen"),
+                last_seen=story.get("last_seen"),
+                momentum=_num(story.get("momentum")),
+                score=_num(story.get("score")),
+                rank=round(rank_story(story, now=now, hours=hours), 6),
+                topic=own[0],
+                also_in=tuple(own[1:]),
+                links=tuple(links),
+            )
+        )
+    sections = []
+    for topic in order:
+        ranked = sorted(
+            buckets[topic],
+            key=lambda s: (-s.rank, _neg_time(s.last_seen), s.id),
+        )
+        if ranked:
+            sections.append(
+                TopicSection(
+                    topic=topic,
+                    label=topic_label(topic),
+                    stories=tuple(ranked[: max(per_topic, 0)]),
+                    total=len(ranked),
+                )
+            )
+    return Digest(
+        generated_at=to_iso(now),
+        period_start=to_iso(start),
+        period_end=to_iso(now),
+        hours=float(hours),
+        timezone=timezone,
+        sections=tuple(sections),
+        share=share_line(share),
+        story_count=sum(len(s.stories) for s in sections),
+        unlisted=unlisted,
+    )
+
+
+def _neg_time(ts: str | None) -> float:
+    parsed = _ts(ts)
+    return -parsed.timestamp() if parsed else 0.0
+
+
+def _pct(fraction: float) -> str:
+    pct = fraction * 100
+    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.1f}%"
+
+
+def _comparison(period: Mapping[str, Any] | None) -> str:
+    """'w/w' for weekly shares, 'd/d' for daily, otherwise a neutral wording."""
+    if isinstance(period, Mapping):
+        start, end = _ts(period.get("start")), _ts(period.get("end"))
+        if start and end:
+            days = (end - start).total_seconds() / 86400
+            if 6 <= days <= 8:
+                return "w/w"
+            if 0.5 <= days <= 1.5:
+                return "d/d"
+    return "vs previous period"
+
+
+def share_line(share: Mapping[str, Any] | None) -> ShareLine | None:
+    """The token-share line from a `current_share` document (None when there are no shares)."""
+    if not isinstance(share, Mapping):
+        return None
+    shares = share.get("shares")
+    if not isinstance(shares, Mapping) or not shares:
+        return None
+    deltas = share.get("deltas") if isinstance(share.get("deltas"), Mapping) else {}
+    entries = [
+        ShareEntry(
+            key=str(key),
+            name=country_name(str(key)),
+            share=_num(value),
+            points=_num(deltas[key]) if key in deltas and deltas[key] is not None else None,
+        )
+        for key, value in shares.items()
+    ]
+    entries.sort(key=lambda e: (-e.share, e.key))
+    # Lead with the biggest attributable country: "Unattributed 40%" says nothing about the race.
+    lead = next((e for e in entries if e.key != "UNKNOWN"), entries[0])
+    period = share.get("period") if isinstance(share.get("period"), Mapping) else {}
+    text = f"{lead.name} {_pct(lead.share)} of OpenRouter tokens"
+    if lead.points is not None:
+        text += f", {lead.points:+.1f} pts {_comparison(period)}"
+    in_progress = bool(share.get("in_progress"))
+    if in_progress:
+        text += " (period in progress)"
+    as_of = share.get("as_of")
+    citation = str(share.get("citation") or "") or SOURCE_CITATION.format(as_of=as_of or "unknown")
+    return ShareLine(
+        text=text,
+        citation=citation,
+        as_of=as_of if isinstance(as_of, str) else None,
+        period_start=period.get("start"),
+        period_end=period.get("end"),
+        in_progress=in_progress,
+        entries=tuple(entries),
+    )
