@@ -1,0 +1,186 @@
+"""The only module that talks to OpenRouter over HTTP.
+
+It returns decoded JSON plus the raw body (stored for audit) and turns every way a request can
+go wrong into one OpenRouterError line a person can act on. Waiting (Retry-After, backoff, the
+Data API's 30 requests/minute) goes through an injected `sleep`, so tests run without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from bot import __version__
+from bot.config import Settings
+from bot.errors import OpenRouterError
+from bot.tokens.parse import MARKET_SHARE, RANKINGS_DAILY, RANKINGS_MODELS
+
+log = logging.getLogger(__name__)
+
+PATHS = {
+    RANKINGS_DAILY: "/api/v1/datasets/rankings-daily",
+    RANKINGS_MODELS: "/api/frontend/v1/rankings/models",
+    MARKET_SHARE: "/api/frontend/v1/rankings/market-share",
+}
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+class OpenRouterAuthError(OpenRouterError):
+    """The key was refused: falling back to keyless sources would hide that from the operator."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    source: str
+    url: str
+    payload: Any  # decoded JSON
+    body: str  # the response text exactly as received
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    """An HTTP client for OpenRouter (tests and the composition root may pass their own)."""
+    return httpx.AsyncClient(
+        timeout=settings.openrouter.timeout_s,
+        headers={"User-Agent": f"Tokentide/{__version__}", "Accept": "application/json"},
+        follow_redirects=True,
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    from bot.clock import utcnow  # an HTTP date needs "now"; only this edge reads the clock
+
+    return max(0.0, (when - utcnow()).total_seconds())
+
+
+class OpenRouterClient:
+    def __init__(
+        self, settings: Settings, http: httpx.AsyncClient, *, sleep: Sleep = asyncio.sleep
+    ):
+        self.settings = settings
+        self.conf = settings.openrouter
+        self.http = http
+        self.sleep = sleep
+        self.api_key = settings.secrets.openrouter_api_key
+
+    async def rankings_daily(
+        self, start_date: date | None = None, end_date: date | None = None
+    ) -> Fetched:
+        if not self.api_key:
+            raise OpenRouterError(
+                "the OpenRouter Data API (rankings-daily) needs OPENROUTER_API_KEY; set it in the "
+                "environment (https://openrouter.ai/settings/keys)"
+            )
+        params = {}
+        if start_date:
+            params["start_date"] = start_date.isoformat()
+        if end_date:
+            params["end_date"] = end_date.isoformat()
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        return await self._get(RANKINGS_DAILY, params, headers)
+
+    async def rankings_models(self) -> Fetched:
+        # No `view` parameter: OpenRouter answers with a rolling 7 days.
+        return await self._get(RANKINGS_MODELS, {}, {})
+
+    async def market_share(self) -> Fetched:
+        return await self._get(MARKET_SHARE, {}, {})
+
+    async def _get(self, source: str, params: dict, headers: dict) -> Fetched:
+        url = self.conf.base_url.rstrip("/") + PATHS[source]
+        where = f"OpenRouter {source} ({url})"
+        attempts = self.conf.max_retries + 1
+        for attempt in range(attempts):
+            last_try = attempt == attempts - 1
+            backoff = self.conf.retry_backoff_s * (2**attempt)
+            try:
+                resp = await self.http.get(
+                    url, params=params, headers=headers, timeout=self.conf.timeout_s
+                )
+            except httpx.TimeoutException:
+                problem = f"{where}: no answer within openrouter.timeout_s={self.conf.timeout_s:g}s"
+                if last_try:
+                    raise OpenRouterError(problem) from None
+                log.warning("%s; retrying in %gs", problem, backoff)
+                await self.sleep(backoff)
+                continue
+            except httpx.TransportError as exc:
+                problem = f"{where}: cannot connect ({exc.__class__.__name__}: {exc})"
+                if last_try:
+                    raise OpenRouterError(problem) from None
+                log.warning("%s; retrying in %gs", problem, backoff)
+                await self.sleep(backoff)
+                continue
+            status = resp.status_code
+            if status in (401, 403):
+                if "Authorization" in headers:
+                    raise OpenRouterAuthError(
+                        f"{where}: HTTP {status} - OpenRouter rejected OPENROUTER_API_KEY; set a "
+                        "valid key, or unset it to use the keyless rankings"
+                    )
+                raise OpenRouterError(
+                    f"{where}: HTTP {status} - the keyless endpoint refused us; set "
+                    "OPENROUTER_API_KEY to use the Data API instead"
+                )
+            if status == 429:
+                wait = _retry_after(resp.headers.get("Retry-After"))
+                wait = backoff if wait is None else wait
+                if last_try or wait > self.conf.retry_after_max_s:
+                    raise OpenRouterError(
+                        f"{where}: rate limited (HTTP 429, Retry-After {wait:g}s, limit "
+                        f"openrouter.retry_after_max_s={self.conf.retry_after_max_s:g}s); try later"
+                    )
+                log.warning("%s: HTTP 429, waiting %gs as asked", where, wait)
+                await self.sleep(wait)
+                continue
+            if status >= 500:
+                if last_try:
+                    raise OpenRouterError(
+                        f"{where}: HTTP {status} from OpenRouter after {attempts} tries; try later"
+                    )
+                log.warning("%s: HTTP %s; retrying in %gs", where, status, backoff)
+                await self.sleep(backoff)
+                continue
+            if status != 200:
+                raise OpenRouterError(f"{where}: unexpected HTTP {status}")
+            return self._decode(source, url, where, resp)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _decode(self, source: str, url: str, where: str, resp: httpx.Response) -> Fetched:
+        body = resp.content
+        if len(body) > self.conf.max_bytes:
+            raise OpenRouterError(
+                f"{where}: response of {len(body)} bytes exceeds openrouter.max_bytes"
+            )
+        ctype = resp.headers.get("Content-Type", "").lower()
+        head = body.lstrip()[:1]
+        if "html" in ctype or head == b"<":
+            raise OpenRouterError(
+                f"{where}: got HTML instead of JSON (Content-Type {ctype or 'none'}); the endpoint "
+                "may have moved or be behind a challenge page - keeping the last good snapshot"
+            )
+        try:
+            text = body.decode("utf-8")
+            payload = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise OpenRouterError(f"{where}: response is not valid JSON ({exc})") from None
+        return Fetched(source=source, url=url, payload=payload, body=text)

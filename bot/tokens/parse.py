@@ -1,0 +1,310 @@
+"""OpenRouter payloads → usage rows. Pure: JSON in, rows out; no clock, network or database.
+
+Windows are half-open UTC intervals [start, end) written as "YYYY-MM-DDTHH:MM:SSZ". A shape we
+do not recognise raises OpenRouterError (nothing gets stored); a single bad row is skipped and
+counted, so one odd model does not cost us a whole snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.clock import parse_iso, to_iso
+from bot.errors import OpenRouterError
+from bot.tokens.countries import author_of
+
+RANKINGS_DAILY = "rankings-daily"
+RANKINGS_MODELS = "rankings-models"
+MARKET_SHARE = "market-share"
+
+_DATE_SUFFIX = re.compile(r"-20\d{6}$")
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    window_start: str
+    window_end: str
+    granularity: str  # day | week
+    model: str
+    author: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int
+
+
+@dataclass(frozen=True)
+class Parsed:
+    source: str
+    granularity: str
+    window_start: str
+    window_end: str
+    as_of: str
+    rows: tuple[UsageRow, ...]
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> rows dropped
+    no_author: int = 0  # rows kept but attributable to nobody (→ UNKNOWN)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+def model_key(slug: str) -> str:
+    """The name rows are joined on: variant (':free') and '-20YYMMDD' date suffix removed."""
+    base = slug.strip().lstrip("~").split(":", 1)[0]
+    return _DATE_SUFFIX.sub("", base)
+
+
+def tokens_value(value: Any) -> int | None:
+    """A token count from an int, an integral float or a decimal string; None when invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+        if not number.is_finite() or number < 0 or number != number.to_integral_value():
+            return None
+        return int(number)
+    return None
+
+
+def _day(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+
+
+def _ts(day: date) -> str:
+    return to_iso(datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
+def _data_rows(payload: Any, source: str) -> list[Any]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        got = type(payload).__name__
+        if isinstance(payload, dict):
+            got = "keys " + ", ".join(sorted(map(str, payload))[:8])
+        raise OpenRouterError(
+            f"OpenRouter {source}: unexpected response shape (expected {{'data': [...]}}, got {got});"
+            " the API may have changed - keeping the last good snapshot"
+        )
+    if not payload["data"]:
+        raise OpenRouterError(
+            f"OpenRouter {source}: response has an empty 'data' list - keeping the last good snapshot"
+        )
+    return payload["data"]
+
+
+def _finish(
+    source: str,
+    granularity: str,
+    start: date,
+    end: date,
+    as_of: str,
+    sums: dict[tuple[str, str, str], list],
+    skipped: Counter,
+    no_author: int,
+) -> Parsed:
+    if not sums:
+        detail = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+        raise OpenRouterError(
+            f"OpenRouter {source}: no usable rows ({detail or 'nothing to read'}) - "
+            "keeping the last good snapshot"
+        )
+    rows = tuple(
+        UsageRow(
+            window_start=ws,
+            window_end=we,
+            granularity=granularity,
+            model=model,
+            author=author_of(model) if "/" in model else v[3],
+            prompt_tokens=v[0],
+            completion_tokens=v[1],
+            total_tokens=v[2],
+        )
+        for (ws, we, model), v in sorted(sums.items())
+    )
+    return Parsed(
+        source=source,
+        granularity=granularity,
+        window_start=_ts(start),
+        window_end=_ts(end),
+        as_of=as_of,
+        rows=rows,
+        skipped=dict(skipped),
+        no_author=no_author,
+    )
+
+
+def _add(sums: dict, key: tuple[str, str, str], prompt, completion, total: int, author: str):
+    if key not in sums:
+        sums[key] = [prompt, completion, 0, author]
+    else:
+        cur = sums[key]
+        cur[0] = None if cur[0] is None or prompt is None else cur[0] + prompt
+        cur[1] = None if cur[1] is None or completion is None else cur[1] + completion
+    sums[key][2] += total
+
+
+def parse_rankings_models(payload: Any, *, fetched_at: datetime, days: int = 7) -> Parsed:
+    """`/api/frontend/v1/rankings/models`: a rolling `days`-day window ending on the newest date.
+
+    total = prompt + completion (reasoning tokens are billed inside completion); variants such
+    as ':free' or 'batch' are summed per model.
+    """
+    source = RANKINGS_MODELS
+    raw = _data_rows(payload, source)
+    skipped: Counter = Counter()
+    seen: set[tuple] = set()
+    good: list[tuple[date, str, int, int]] = []
+    no_author = 0
+    for row in raw:
+        if not isinstance(row, dict):
+            skipped["not an object"] += 1
+            continue
+        slug = row.get("model_permaslug")
+        if not isinstance(slug, str) or not slug.strip():
+            skipped["no model_permaslug"] += 1
+            continue
+        day = _day(row.get("date"))
+        if day is None:
+            skipped["bad date"] += 1
+            continue
+        prompt = tokens_value(row.get("total_prompt_tokens"))
+        completion = tokens_value(row.get("total_completion_tokens"))
+        if prompt is None or completion is None:
+            skipped["bad token count"] += 1
+            continue
+        key = (day, slug.strip(), str(row.get("variant") or "standard"))
+        if key in seen:
+            skipped["duplicate"] += 1
+            continue
+        seen.add(key)
+        if not author_of(slug):
+            no_author += 1
+        good.append((day, slug.strip(), prompt, completion))
+    newest = max((g[0] for g in good), default=None)
+    if newest is None:
+        return _finish(source, "week", date.min, date.min, "", {}, skipped, 0)
+    end = newest + timedelta(days=1)
+    start = end - timedelta(days=days)
+    ws, we = _ts(start), _ts(end)
+    sums: dict = {}
+    for _, slug, prompt, completion in good:
+        _add(sums, (ws, we, model_key(slug)), prompt, completion, prompt + completion, "")
+    granularity = "day" if days == 1 else "week"
+    return _finish(source, granularity, start, end, to_iso(fetched_at), sums, skipped, no_author)
+
+
+def parse_rankings_daily(payload: Any, *, fetched_at: datetime) -> Parsed:
+    """Data API `rankings-daily`: one row per (date, model), `total_tokens` a decimal string.
+
+    The 'other' row (everything outside the day's top 50) is kept as model 'other' → UNKNOWN.
+    """
+    source = RANKINGS_DAILY
+    raw = _data_rows(payload, source)
+    meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
+    as_of_dt = parse_iso(meta["as_of"]) if _is_iso(meta.get("as_of")) else None
+    as_of = to_iso(as_of_dt or fetched_at)
+    skipped: Counter = Counter()
+    seen: set[tuple] = set()
+    sums: dict = {}
+    days: list[date] = []
+    no_author = 0
+    for row in raw:
+        if not isinstance(row, dict):
+            skipped["not an object"] += 1
+            continue
+        slug = row.get("model_permaslug")
+        if not isinstance(slug, str) or not slug.strip():
+            skipped["no model_permaslug"] += 1
+            continue
+        day = _day(row.get("date"))
+        if day is None:
+            skipped["bad date"] += 1
+            continue
+        total = tokens_value(row.get("total_tokens"))
+        if total is None:
+            skipped["bad token count"] += 1
+            continue
+        if (day, slug.strip()) in seen:
+            skipped["duplicate"] += 1
+            continue
+        seen.add((day, slug.strip()))
+        slug = slug.strip()
+        author = "other" if slug == "other" else ""
+        if not author and not author_of(slug):
+            no_author += 1
+        days.append(day)
+        key = (_ts(day), _ts(day + timedelta(days=1)), model_key(slug))
+        _add(sums, key, None, None, total, author)
+    start = _day(meta.get("start_date")) or min(days, default=date.min)
+    end_day = _day(meta.get("end_date")) or max(days, default=date.min)
+    start = min([start, *days])
+    end = max([end_day, *days]) + timedelta(days=1)
+    return _finish(source, "day", start, end, as_of, sums, skipped, no_author)
+
+
+def parse_market_share(payload: Any, *, fetched_at: datetime) -> Parsed:
+    """Keyless `rankings/market-share`: weekly tokens per top author plus 'others'.
+
+    Each `x` is the Monday a week starts; the newest week is still in progress (its window ends
+    after `as_of`), which the share maths marks or leaves out.
+    """
+    source = MARKET_SHARE
+    raw = _data_rows(payload, source)
+    skipped: Counter = Counter()
+    sums: dict = {}
+    weeks: set[date] = set()
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("ys"), dict):
+            skipped["not a {x, ys} object"] += 1
+            continue
+        monday = _day(entry.get("x"))
+        if monday is None or monday.weekday() != 0:
+            skipped["x is not a Monday date"] += 1
+            continue
+        if monday in weeks:
+            skipped["duplicate"] += 1
+            continue
+        weeks.add(monday)
+        ws, we = _ts(monday), _ts(monday + timedelta(days=7))
+        for name, value in entry["ys"].items():
+            author = str(name).strip().lower()
+            total = tokens_value(value)
+            if not author or total is None:
+                skipped["bad author entry"] += 1
+                continue
+            _add(sums, (ws, we, f"{author}/*"), None, None, total, author)
+    start = min(weeks, default=date.min)
+    end = max(weeks, default=date.min) + timedelta(days=7)
+    return _finish(source, "week", start, end, to_iso(fetched_at), sums, skipped, 0)
+
+
+def _is_iso(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_iso(value)
+    except ValueError:
+        return False
+    return True
+
+
+PARSERS = {
+    RANKINGS_DAILY: parse_rankings_daily,
+    RANKINGS_MODELS: parse_rankings_models,
+    MARKET_SHARE: parse_market_share,
+}
