@@ -53,6 +53,19 @@ def clamp_embed(embed: dict[str, Any]) -> dict[str, Any]:
         out["footer"] = {**out["footer"], "text": truncate(out["footer"].get("text") or "", FOOTER)}
     if "author" in out:
         out["author"] = {**out["author"], "name": truncate(out["author"].get("name") or "", AUTHOR)}
+    # Each part may be within its own limit and the embed still over the 6000 total: give up
+    # description first, then footer, then fields from the end.
+    for part in ("description", "footer"):
+        excess = embed_length(out) - EMBEDS_TOTAL
+        if excess <= 0:
+            return out
+        if part == "description" and out.get("description"):
+            out["description"] = truncate(out["description"], dlen(out["description"]) - excess)
+        elif part == "footer" and out.get("footer"):
+            text = out["footer"].get("text") or ""
+            out["footer"] = {**out["footer"], "text": truncate(text, dlen(text) - excess)}
+    while out.get("fields") and embed_length(out) > EMBEDS_TOTAL:
+        out["fields"] = out["fields"][:-1]
     return out
 
 

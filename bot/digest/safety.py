@@ -118,8 +118,9 @@ def plain(text: object, limit: int | None = None) -> str:
 def safe_url(url: object, *, max_len: int = 512) -> str | None:
     """An http(s) URL made safe to put inside `(...)`, or None when unusable.
 
-    Parentheses, spaces, angle brackets and quotes are percent-encoded so the URL cannot end
-    a masked link early; other schemes (javascript:, data:) and very long URLs are refused.
+    Parentheses, spaces, angle brackets, quotes and "@" are percent-encoded so the URL can
+    neither end a masked link early nor look like a mention; other schemes (javascript:,
+    data:), user-info tricks and very long URLs are refused.
     """
     if not isinstance(url, str):
         return None
@@ -130,7 +131,9 @@ def safe_url(url: object, *, max_len: int = 512) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    encoded = quote(url, safe="/:?&=#%;,+@!$'*~._-[]")
+    if "@" in parts.netloc:
+        return None  # "https://scmp.com@evil.example" shows one host and opens another
+    encoded = quote(url, safe="/:?&=#%;,+!$'*~._-[]")
     encoded = encoded.replace("'", "%27").replace("*", "%2A").replace("~", "%7E")
     if len(encoded) > max_len:
         return None

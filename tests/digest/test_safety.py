@@ -135,6 +135,7 @@ def test_truncate_short_text_unchanged_and_zero_limit_empty():
         "",
         None,
         "https://",
+        "https://www.scmp.com@evil.example/a",
         "https://" + "a" * 600 + ".com",
     ],
 )
@@ -180,3 +181,7 @@ def test_masked_link_is_well_formed_or_absent():
 
 def test_plain_keeps_markup_characters_but_not_pings():
     assert plain("**Nvidia** @here <@&1>") == f"**Nvidia** @{ZWSP}here <{ZWSP}@&1>"
+
+
+def test_at_signs_in_paths_are_encoded():
+    assert safe_url("https://x.example/@everyone") == "https://x.example/%40everyone"
