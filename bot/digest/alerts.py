@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.clock import to_iso
+from bot.clock import parse_iso, to_iso
 from bot.digest.compose import pick_links
 from bot.digest.limits import DESCRIPTION, pack_messages
 from bot.digest.names import author_names, country_name, mover_names
@@ -44,11 +44,19 @@ def _movers(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def search_names(payload: Mapping[str, Any]) -> list[str]:
     """The maker/model names to look for in the news, most important mover first."""
-    names: dict[str, str] = {}
-    for mover in _movers(payload):
+    return list(_names_by_mover(payload))
+
+
+def _names_by_mover(payload: Mapping[str, Any]) -> dict[str, int]:
+    """name → index of the (largest) mover it stands for; aliases share their mover's index."""
+    names: dict[str, int] = {}
+    seen: set[str] = set()
+    for index, mover in enumerate(_movers(payload)):
         for name in mover_names(mover):
-            names.setdefault(name.lower(), name)
-    return list(names.values())[:MAX_NAMES]
+            if name.lower() not in seen and len(names) < MAX_NAMES:
+                seen.add(name.lower())
+                names[name] = index
+    return names
 
 
 def _fts_phrase(name: str) -> str | None:
@@ -121,17 +129,18 @@ def find_related_stories(
     """
     start, end = to_iso(now - timedelta(days=days)), to_iso(now)
     groups: dict[Any, dict[str, Any]] = {}
-    for name in search_names(payload):
+    for name, mover in _names_by_mover(payload).items():
         # Names are quoted as FTS phrases of word tokens, so no name can make a query invalid.
         for art in _matching_articles(db, name, start, end):
             sid = art.pop("story_id")
             key = _resolve_merged(db, sid) if sid is not None else f"article:{art['id']}"
-            group = groups.setdefault(key, {"matched": [], "articles": {}})
+            group = groups.setdefault(key, {"matched": [], "movers": set(), "articles": {}})
+            group["movers"].add(mover)
             if name not in group["matched"]:
                 group["matched"].append(name)
             group["articles"][art["id"]] = art
     stories = _story_rows(db, [k for k in groups if isinstance(k, int)])
-    results = []
+    ranked: list[tuple[tuple, dict[str, Any]]] = []
     for key, group in groups.items():
         arts = sorted(group["articles"].values(), key=lambda a: a["published_at"] or "")
         row = stories.get(key) if isinstance(key, int) else None
@@ -152,21 +161,26 @@ def find_related_stories(
             row["topics"] = json.loads(row.get("topics") or "[]")
         except (TypeError, ValueError):
             row["topics"] = []
-        results.append({**row, "matched": group["matched"], "articles": arts})
-    results.sort(
-        key=lambda s: (
-            -len(s["matched"]),
-            -len(s["articles"]),
-            -(s["outlet_count"] or 0),
-            _desc(s["last_seen"]),
+        result = {**row, "matched": group["matched"], "articles": arts}
+        # Stories naming more of the movers explain more of the move; aliases of one maker
+        # ("Qwen", "Alibaba") count once. Then more matching articles, outlets, recency.
+        rank = (
+            -len(group["movers"]),
+            -len(arts),
+            -(row["outlet_count"] or 0),
+            -_timestamp(row["last_seen"]),
         )
-    )
-    return results[:limit]
+        ranked.append((rank, result))
+    ranked.sort(key=lambda pair: pair[0])
+    return [result for _, result in ranked[:limit]]
 
 
-def _desc(text: str | None) -> str:
-    """Sort key turning an ISO timestamp into a descending order."""
-    return "".join(chr(0x10FFFF - ord(c)) for c in (text or ""))
+def _timestamp(text: str | None) -> float:
+    try:
+        parsed = parse_iso(text)
+    except ValueError:
+        return 0.0
+    return parsed.timestamp() if parsed else 0.0
 
 
 def _pct(fraction: Any) -> str:
