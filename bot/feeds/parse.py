@@ -31,6 +31,15 @@ class ParsedFeed:
     warning: str | None  # the bozo reason, when entries were still read
 
 
+def describe_bozo(reason: BaseException) -> str:
+    """feedparser's bozo exception in plain words, with a line number when there is one."""
+    line = getattr(reason, "getLineNumber", None)
+    message = getattr(reason, "getMessage", None)
+    if callable(line) and callable(message):
+        return f"{message()} at line {line()}"
+    return str(reason) or type(reason).__name__
+
+
 def _ttl(feed: Mapping[str, Any]) -> float | None:
     try:
         return float(str(feed.get("ttl", "")).strip())
@@ -51,7 +60,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], *, url: str) -> ParsedFe
     result = feedparser.parse(BytesIO(body), response_headers=response_headers)
     entries = list(result.get("entries") or [])
     reason = result.get("bozo_exception") if result.get("bozo") else None
-    warning = f"{type(reason).__name__}: {reason}" if reason is not None else None
+    warning = describe_bozo(reason) if reason is not None else None
     if not entries:
         version = result.get("version") or ""
         looks_html = content_type in ("text/html", "application/xhtml+xml") or body.lstrip()[
@@ -65,7 +74,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], *, url: str) -> ParsedFe
         if not version:
             raise FeedError(f"not a feed: no RSS, Atom or RDF found ({warning or content_type})")
         if reason is not None and type(reason).__name__ not in _HARMLESS:
-            raise FeedError(f"feed XML is broken and no items could be read ({reason})")
+            raise FeedError(f"feed XML is broken and no items could be read ({warning})")
     feed = result.get("feed") or {}
     return ParsedFeed(
         entries=entries,

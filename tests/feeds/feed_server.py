@@ -79,7 +79,10 @@ class FeedServer:
     LAST_MODIFIED = "Sat, 28 Nov 2026 08:00:00 GMT"
 
     def __init__(self) -> None:
-        self.dynamic: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.dynamic: dict[str, tuple[int, dict[str, str], bytes, bool]] = {}
+        self.last_request_headers: dict[str, dict[str, str]] = {}
+        self.inflight = 0
+        self.max_inflight = 0
         self.hits: dict[str, int] = {}
         self.conditional_hits: dict[str, int] = {}
         self.slow_s = 0.3
@@ -90,12 +93,23 @@ class FeedServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def set(self, name: str, body: bytes, *, status: int = 200, headers: dict | None = None) -> str:
-        self.dynamic[name] = (status, headers or {"Content-Type": "application/rss+xml"}, body)
+    def set(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        status: int = 200,
+        headers: dict | None = None,
+        conditional: bool = True,
+    ) -> str:
+        """Serve `body` at /dyn/<name> until set again; conditional=False sends no validators."""
+        headers = headers or {"Content-Type": "application/rss+xml"}
+        self.dynamic[name] = (status, headers, body, conditional)
         return self.url(f"/dyn/{name}")
 
     def _count(self, request: web.Request) -> None:
         self.hits[request.path] = self.hits.get(request.path, 0) + 1
+        self.last_request_headers[request.path] = dict(request.headers)
         if request.headers.get("If-None-Match") or request.headers.get("If-Modified-Since"):
             self.conditional_hits[request.path] = self.conditional_hits.get(request.path, 0) + 1
 
@@ -118,7 +132,12 @@ class FeedServer:
         )
 
     async def slow(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(self.slow_s)
+        self.inflight += 1
+        self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            await asyncio.sleep(self.slow_s)
+        finally:
+            self.inflight -= 1
         return await self.feed(request)
 
     async def corpus(self, request: web.Request) -> web.Response:
@@ -130,8 +149,8 @@ class FeedServer:
 
     async def dyn(self, request: web.Request) -> web.Response:
         self._count(request)
-        status, headers, body = self.dynamic[request.match_info["name"]]
-        if status == 200:
+        status, headers, body, conditional = self.dynamic[request.match_info["name"]]
+        if status == 200 and conditional:
             return self._serve_bytes(request, body, headers)
         return web.Response(status=status, body=body, headers=headers)
 
