@@ -69,10 +69,9 @@ def messages_for(
     if payload.get("type") == "share_alert":
         # The tracker enqueues numbers only; the words (and related stories) are rendered
         # when sending, from the archive as it is then.
-        from bot.digest.service import find_related_stories, render_alert_messages
+        from bot.digest.service import alert_messages
 
-        related = find_related_stories(db, payload, now=now)
-        return render_alert_messages(payload, related)
+        return alert_messages(db, payload, now=now)
     raise DeliveryError(
         f"payload of type {payload.get('type')!r} has no messages to send (expected 'messages')"
     )

@@ -199,13 +199,9 @@ class FakeDiscord:
         if nonce is not None and body.get("enforce_nonce") and f"{where}:{nonce}" in self._nonces:
             return _json(self._nonces[f"{where}:{nonce}"], headers=self._ratelimit_headers())
         message = {
-            "id": str(next(self._ids)),
+            **self._message_object(body, files),
             "where": where,
-            "content": body.get("content") or "",
-            "embeds": body.get("embeds") or [],
             "allowed_mentions": body.get("allowed_mentions"),
-            "nonce": nonce,
-            "attachments": [{"filename": f["filename"], "size": f["size"]} for f in files],
             "files": files,
         }
         self.messages.append(message)
@@ -213,13 +209,51 @@ class FakeDiscord:
             self._nonces[f"{where}:{nonce}"] = message
         return _json(message, headers=self._ratelimit_headers())
 
+    def _message_object(self, body: dict[str, Any], files: list[dict]) -> dict[str, Any]:
+        """A message as Discord returns it (enough fields for discord.py to build a Message)."""
+        message_id = str(next(self._ids))
+        return {
+            "id": message_id,
+            "channel_id": "555",
+            "type": 0,
+            "content": body.get("content") or "",
+            "embeds": body.get("embeds") or [],
+            "attachments": [
+                {
+                    "id": str(next(self._ids)),
+                    "filename": f["filename"],
+                    "size": f["size"],
+                    "url": f"https://cdn.example/{f['filename']}",
+                    "proxy_url": f"https://cdn.example/{f['filename']}",
+                }
+                for f in files
+            ],
+            "author": {
+                "id": str(self.application_id),
+                "username": "Tokentide",
+                "discriminator": "0000",
+                "avatar": None,
+                "bot": True,
+            },
+            "timestamp": "2026-11-28T08:00:00.000000+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "flags": body.get("flags") or 0,
+            "nonce": body.get("nonce"),
+            "webhook_id": None,
+        }
+
     # --- routes ------------------------------------------------------------------------
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body, files = await self._read_body(request)
         where = f"webhook:{request.match_info['wid']}"
         response = self._accept(where, body, files)
-        if response.status == 200 and request.query.get("wait") != "true":
+        if response.status == 200 and request.query.get("wait") not in ("true", "1"):
             return web.Response(status=204)
         return response
 
@@ -267,7 +301,24 @@ class FakeDiscord:
                 {"code": 50035, "message": "Invalid Form Body", "errors": limit_errors(data)},
                 status=400,
             )
-        return web.Response(status=204)
+        if request.query.get("with_response") not in ("1", "true"):
+            return web.Response(status=204)
+        flags = data.get("flags") or 0
+        resource: dict[str, Any] = {"type": body["type"]}
+        if body["type"] == 4:
+            resource["message"] = self._message_object(data, files)
+        return _json(
+            {
+                "interaction": {
+                    "id": request.match_info["iid"],
+                    "type": 2,
+                    "response_message_id": (resource.get("message") or {}).get("id"),
+                    "response_message_loading": body["type"] == 5,
+                    "response_message_ephemeral": bool(flags & 64),
+                },
+                "resource": resource,
+            }
+        )
 
     async def _sync(self, request: web.Request) -> web.Response:
         commands = await request.json()

@@ -1,0 +1,330 @@
+"""Slash commands: thin shells over the rooms' query functions.
+
+Each command parses its options, calls one function, formats the answer. Quick archive reads
+answer at once; anything that may take longer than Discord's 3-second window (the model for
+/search, drawing the chart for /share, DNS for /feed add) defers first and runs in a worker
+thread on its own archive connection. Errors a person can act on come back as an ephemeral
+reply (see `on_tree_error`); nothing posted here can ping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import discord
+import sqlite_utils
+from discord import app_commands
+
+from bot.clock import to_iso, utcnow
+from bot.config import Settings
+from bot.digest.safety import masked_link, plain, safe_inline
+from bot.errors import TokentideError
+
+log = logging.getLogger(__name__)
+NO_PINGS = discord.AllowedMentions.none()
+COLOUR = 0x2B6CB0
+
+
+@dataclass
+class ChatContext:
+    """What the commands read: settings, the archive, the (lazy) embedder, the clock."""
+
+    settings: Settings
+    db: sqlite_utils.Database
+    embedder: Callable[[], Any]
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+
+def _in_thread(ctx: ChatContext, fn: Callable[[sqlite_utils.Database], Any]) -> Any:
+    def call() -> Any:
+        from bot.store.db import open_db
+
+        db = open_db(ctx.settings.db_path, migrate_schema=False)
+        try:
+            return fn(db)
+        finally:
+            db.close()
+
+    return asyncio.to_thread(call)
+
+
+# --- formatting (pure) ------------------------------------------------------------------
+
+
+def share_embed(doc: dict[str, Any], by: str) -> discord.Embed:
+    period = doc.get("period") or {}
+    rows = sorted((doc.get("shares") or {}).items(), key=lambda kv: -kv[1])[:15]
+    deltas = doc.get("deltas") or {}
+    lines = []
+    for key, share in rows:
+        delta = deltas.get(key)
+        change = f"{delta:+.1f} pts" if isinstance(delta, int | float) else ""
+        lines.append(f"{plain(key, 28):<28} {share * 100:5.1f}%  {change}")
+    title = f"OpenRouter token share by {by}"
+    if doc.get("in_progress"):
+        title += " (period in progress)"
+    embed = discord.Embed(
+        title=title,
+        description="```\n" + "\n".join(lines or ["no data"]) + "\n```",
+        colour=COLOUR,
+    )
+    embed.add_field(
+        name="Period",
+        value=f"{str(period.get('start', '?'))[:10]} → {str(period.get('end', '?'))[:10]}",
+    )
+    embed.set_footer(text=plain(doc.get("citation") or "Source: OpenRouter", 500))
+    return embed
+
+
+def story_line(story: dict[str, Any], n: int) -> str:
+    first = next((a for a in story.get("articles") or [] if a.get("url")), None)
+    title = safe_inline(story.get("title") or "(untitled)", 180)
+    link = masked_link(story.get("first_outlet") or "link", first["url"]) if first else None
+    meta = f"{story.get('outlet_count', 0)} outlets · {story.get('article_count', 0)} articles"
+    return f"**{n}.** {title} (#{story.get('id')})\n{meta}" + (f" · {link}" if link else "")
+
+
+def stories_embed(stories: list[dict[str, Any]], *, title: str) -> discord.Embed:
+    lines: list[str] = []
+    size = 0
+    for n, story in enumerate(stories, 1):
+        line = story_line(story, n)
+        if size + len(line) + 2 > 3800:
+            break
+        lines.append(line)
+        size += len(line) + 2
+    return discord.Embed(
+        title=title[:256],
+        description="\n\n".join(lines) or "Nothing found.",
+        colour=COLOUR,
+    )
+
+
+def story_detail(db: sqlite_utils.Database, story_id: int) -> discord.Embed:
+    row = db.execute(
+        "SELECT id, title, first_seen, last_seen, article_count, outlet_count, first_outlet "
+        "FROM stories WHERE id = ?",
+        [story_id],
+    ).fetchone()
+    if row is None:
+        raise TokentideError(f"no story #{story_id}: try /stories for current ids")
+    articles = db.execute(
+        "SELECT title, url, outlet, published_at FROM articles WHERE story_id = ? "
+        "ORDER BY published_at LIMIT 15",
+        [story_id],
+    ).fetchall()
+    lines = []
+    for title, url, outlet, published in articles:
+        link = masked_link(outlet or "link", url)
+        when = (published or "")[:16].replace("T", " ")
+        lines.append(f"`{when}` {safe_inline(title, 150)}" + (f" · {link}" if link else ""))
+    embed = discord.Embed(
+        title=safe_inline(row[1] or "(untitled)", 256),
+        description="\n".join(lines) or "No articles.",
+        colour=COLOUR,
+    )
+    embed.add_field(name="Outlets", value=str(row[5]))
+    embed.add_field(name="Articles", value=str(row[4]))
+    embed.add_field(name="First", value=safe_inline(row[6] or "?", 100))
+    embed.set_footer(text=f"Story #{row[0]} · {row[2] or '?'} → {row[3] or '?'}")
+    return embed
+
+
+def feeds_embed(db: sqlite_utils.Database) -> discord.Embed:
+    rows = db.execute(
+        "SELECT name, url, enabled, error_count, last_success_at, disabled_reason, origin "
+        "FROM feeds ORDER BY enabled DESC, error_count DESC, name LIMIT 40"
+    ).fetchall()
+    lines = []
+    for name, url, enabled, errors, last_ok, disabled, origin in rows:
+        state = "✅" if enabled and not errors else ("⚠️" if enabled else "⛔")
+        label = safe_inline(name or url, 60)
+        ok = (last_ok or "never")[:16].replace("T", " ")
+        note = f" · {safe_inline(disabled, 80)}" if disabled else ""
+        lines.append(f"{state} {label} · {errors} errors · ok {ok} · {origin}{note}")
+    return discord.Embed(
+        title=f"Feeds ({len(rows)})",
+        description="\n".join(lines)[:4000] or "No feeds yet.",
+        colour=COLOUR,
+    )
+
+
+def add_feed_row(db: sqlite_utils.Database, url: str, *, now: datetime) -> bool:
+    """Insert a Discord-added feed, due now; False when the URL is already known."""
+    with db.conn:
+        cur = db.execute(
+            "INSERT INTO feeds (url, name, origin, created_at, next_check_at) "
+            "VALUES (?, ?, 'discord', ?, ?) ON CONFLICT(url) DO NOTHING",
+            [url, url, to_iso(now), to_iso(now)],
+        )
+    return cur.rowcount == 1
+
+
+# --- the commands -----------------------------------------------------------------------
+
+
+def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
+    @tree.command(name="share", description="Token share on OpenRouter by country, author or model")
+    @app_commands.describe(by="Group by country, author or model", period="Week or day")
+    async def share(
+        interaction: discord.Interaction,
+        by: Literal["country", "author", "model"] = "country",
+        period: Literal["week", "day"] = "week",
+    ) -> None:
+        await interaction.response.defer(thinking=True)  # the chart takes a moment to draw
+        now = ctx.clock()
+
+        def work(db: sqlite_utils.Database) -> tuple[dict | None, bytes | None]:
+            from bot.tokens.chart import render_share_chart
+            from bot.tokens.report import current_share
+
+            doc = current_share(db, by=by, period=period, now=now)
+            if doc is None:
+                return None, None
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "share.png"
+                try:
+                    render_share_chart(db, path, by=by, now=now, period=period)
+                    return doc, path.read_bytes()
+                except (TokentideError, OSError, ValueError) as exc:
+                    log.warning("/share chart skipped: %s", exc)
+                    return doc, None
+
+        doc, png = await _in_thread(ctx, work)
+        if doc is None:
+            raise TokentideError("no token data yet: the tracker has not polled OpenRouter")
+        embed = share_embed(doc, by)
+        if png:
+            embed.set_image(url="attachment://share.png")
+            await interaction.followup.send(
+                embed=embed,
+                file=discord.File(io.BytesIO(png), filename="share.png"),
+                allowed_mentions=NO_PINGS,
+            )
+        else:
+            await interaction.followup.send(embed=embed, allowed_mentions=NO_PINGS)
+
+    @tree.command(name="digest", description="The digest of the last hours (default 24)")
+    @app_commands.describe(hours="How many hours back (1-168)")
+    async def digest(
+        interaction: discord.Interaction, hours: app_commands.Range[int, 1, 168] = 24
+    ) -> None:
+        from bot.digest.render import to_discord_messages
+        from bot.digest.service import build_digest
+
+        messages = to_discord_messages(
+            build_digest(ctx.db, ctx.settings, now=ctx.clock(), hours=hours)
+        )
+        first, rest = messages[0], messages[1:]
+        embeds = [discord.Embed.from_dict(e) for e in first.get("embeds") or []]
+        await interaction.response.send_message(
+            content=first.get("content"), embeds=embeds, allowed_mentions=NO_PINGS
+        )
+        for message in rest:
+            await interaction.followup.send(
+                content=message.get("content") or discord.utils.MISSING,
+                embeds=[discord.Embed.from_dict(e) for e in message.get("embeds") or []],
+                allowed_mentions=NO_PINGS,
+            )
+
+    @tree.command(name="stories", description="Top stories of the last 24 hours")
+    @app_commands.describe(topic="Only this topic (e.g. chips, export_controls)")
+    async def stories(interaction: discord.Interaction, topic: str | None = None) -> None:
+        from bot.narratives.stories import recent_stories
+
+        if topic is not None and topic not in ctx.settings.topics:
+            known = ", ".join(sorted(ctx.settings.topics))
+            raise TokentideError(f"unknown topic {topic!r}; known topics: {known}")
+        found = recent_stories(ctx.db, now=ctx.clock(), hours=24, topic=topic, limit=10)
+        title = "Top stories, last 24 h" + (f" · {topic}" if topic else "")
+        await interaction.response.send_message(
+            embed=stories_embed(found, title=title), allowed_mentions=NO_PINGS
+        )
+
+    @tree.command(name="story", description="One story's timeline of articles")
+    @app_commands.describe(id="Story number, as shown by /stories")
+    async def story(interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        await interaction.response.send_message(
+            embed=story_detail(ctx.db, id), allowed_mentions=NO_PINGS
+        )
+
+    @tree.command(name="search", description="Search the archive by meaning")
+    @app_commands.describe(query="What to look for, in your own words")
+    async def search(
+        interaction: discord.Interaction, query: app_commands.Range[str, 2, 200]
+    ) -> None:
+        await interaction.response.defer(thinking=True)  # the model may need loading
+        from bot.narratives.search import search as search_archive
+
+        embedder = ctx.embedder()
+        hits = await _in_thread(ctx, lambda db: search_archive(db, embedder, query, limit=8))
+        lines = []
+        for n, hit in enumerate(hits, 1):
+            link = masked_link(hit.get("outlet") or "link", hit.get("url"))
+            title = safe_inline(hit.get("title") or "(untitled)", 180)
+            lines.append(f"**{n}.** {title}" + (f" · {link}" if link else ""))
+        embed = discord.Embed(
+            title=f"Search: {safe_inline(query, 200)}",
+            description="\n".join(lines) or "No matches.",
+            colour=COLOUR,
+        )
+        await interaction.followup.send(embed=embed, allowed_mentions=NO_PINGS)
+
+    @tree.command(name="feeds", description="Feed health: errors, last success, disabled feeds")
+    async def feeds(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(embed=feeds_embed(ctx.db), ephemeral=True)
+
+    feed = app_commands.Group(
+        name="feed",
+        description="Manage feeds (server managers only)",
+        default_permissions=discord.Permissions(manage_guild=True),
+        guild_only=True,
+    )
+
+    @feed.command(name="add", description="Add an RSS/Atom feed to poll")
+    @app_commands.describe(url="The feed's http(s) URL")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feed_add(interaction: discord.Interaction, url: str) -> None:
+        from bot.chat.feed_url import check_feed_url
+
+        await interaction.response.defer(ephemeral=True, thinking=True)  # DNS may be slow
+        checked = await check_feed_url(
+            url, allow_private=ctx.settings.discord.allow_private_feed_urls
+        )
+        added = add_feed_row(ctx.db, checked, now=ctx.clock())
+        text = "Added; it will be polled on the next cycle." if added else "Already tracked."
+        await interaction.followup.send(
+            f"{text} <{checked}>", ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    tree.add_command(feed)
+    tree.on_error = on_tree_error
+
+
+async def on_tree_error(
+    interaction: discord.Interaction, error: app_commands.AppCommandError
+) -> None:
+    """Turn a command's failure into an ephemeral reply the user can act on."""
+    cause = getattr(error, "original", error)
+    if isinstance(cause, TokentideError):
+        text = str(cause)
+    elif isinstance(error, app_commands.MissingPermissions):
+        text = "You need the Manage Server permission for this command."
+    elif isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
+        text = str(error)
+    else:
+        log.error("slash command failed", exc_info=cause)
+        text = "Something went wrong on our side; it has been logged."
+    text = plain(text, 1900)
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)

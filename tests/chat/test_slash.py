@@ -1,0 +1,211 @@
+"""Slash commands through real discord.Interaction objects built from raw gateway payloads.
+
+The bot logs in against the local Discord stand-in (discord.py's Route.BASE pointed at it),
+so interaction callbacks and follow-ups are real HTTP requests we can inspect.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import discord
+import pytest
+from discord.http import Route
+
+from bot.chat.bot import TokentideBot, sync_commands_if_changed
+from bot.chat.sinks import configure_route_base
+from bot.clock import to_iso
+
+from .conftest import make_settings
+
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+_ids = itertools.count(1_100_000_000_000_000_001)
+
+CHANNEL_MESSAGE = 4
+DEFERRED_CHANNEL_MESSAGE = 5
+EPHEMERAL = 64
+MANAGE_GUILD = 1 << 5
+
+
+@pytest.fixture
+async def bot(fake, db, db_path):
+    saved = Route.BASE
+    configure_route_base(fake.base)
+    settings = make_settings(db_path, base=fake.base, token=fake.token, channel_id=555)
+    client = TokentideBot(settings, db, run_jobs=False)
+    client.chat.clock = lambda: NOW
+    await client.login(fake.token)
+    yield client
+    await client.close()
+    Route.BASE = saved
+
+
+def interaction_payload(name: str, options=None, *, permissions: int = 0, sub: str | None = None):
+    data = {"id": "5001", "name": name, "type": 1}
+    if sub is not None:
+        data["options"] = [{"name": sub, "type": 1, "options": options or []}]
+    elif options:
+        data["options"] = options
+    return {
+        "id": str(next(_ids)),
+        "application_id": "4242",
+        "type": 2,
+        "token": f"itok{next(_ids)}",
+        "version": 1,
+        "guild_id": "3001",
+        "channel_id": "555",
+        "member": {
+            "user": {
+                "id": "9",
+                "username": "reader",
+                "discriminator": "0",
+                "avatar": None,
+                "global_name": None,
+            },
+            "roles": [],
+            "joined_at": "2025-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "permissions": str(permissions),
+        },
+        "app_permissions": "0",
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {},
+        "context": 0,
+        "attachment_size_limit": 8388608,
+        "data": data,
+    }
+
+
+async def invoke(bot, fake, name, options=None, **kwargs):
+    payload = interaction_payload(name, options, **kwargs)
+    interaction = discord.Interaction(data=payload, state=bot._connection)
+    await bot.tree._call(interaction)
+    callbacks = [c for c in fake.callbacks if c["interaction"] == payload["id"]]
+    assert len(callbacks) == 1, "exactly one initial response per interaction"
+    followups = [m for m in fake.messages if m["where"] == "webhook:4242"]
+    return callbacks[0]["body"], followups
+
+
+def _add_story(db, story_id, title, *, outlets=("SCMP", "Reuters")):
+    with db.conn:
+        db.execute(
+            "INSERT INTO stories (id, title, first_seen, last_seen, article_count, outlet_count, "
+            "first_outlet, topics) VALUES (?, ?, ?, ?, ?, ?, ?, '[\"chips\"]')",
+            [story_id, title, to_iso(NOW), to_iso(NOW), len(outlets), len(outlets), outlets[0]],
+        )
+        for n, outlet in enumerate(outlets):
+            db.execute(
+                "INSERT INTO articles (url, title, outlet, published_at, fetched_at, story_id, "
+                "topics, analyzed_at) VALUES (?, ?, ?, ?, ?, ?, '[\"chips\"]', ?)",
+                [
+                    f"https://news.example/{story_id}/{n}",
+                    title,
+                    outlet,
+                    to_iso(NOW),
+                    to_iso(NOW),
+                    story_id,
+                    to_iso(NOW),
+                ],
+            )
+
+
+async def test_commands_are_synced_once_until_they_change(bot, fake, db):
+    assert len(fake.command_syncs) == 1  # setup_hook on login
+    names = sorted(c["name"] for c in fake.command_syncs[0]["commands"])
+    assert names == ["digest", "feed", "feeds", "search", "share", "stories", "story"]
+    for command in fake.command_syncs[0]["commands"]:
+        assert command["description"]
+    feed = next(c for c in fake.command_syncs[0]["commands"] if c["name"] == "feed")
+    assert int(feed["default_member_permissions"]) == MANAGE_GUILD
+    # A restart with the same commands does not sync again.
+    assert not await sync_commands_if_changed(bot.tree, db, guild_id=None, now=NOW)
+    assert len(fake.command_syncs) == 1
+
+    @bot.tree.command(name="extra", description="A new command")
+    async def extra(interaction: discord.Interaction) -> None:  # pragma: no cover
+        pass
+
+    assert await sync_commands_if_changed(bot.tree, db, guild_id=None, now=NOW)
+    assert len(fake.command_syncs) == 2
+
+
+async def test_story_answers_at_once_without_pings(bot, fake, db):
+    _add_story(db, 7, "@everyone <@&123> **Nvidia** [H20](https://evil.example) ban")
+    body, _ = await invoke(bot, fake, "story", [{"name": "id", "type": 4, "value": 7}])
+    assert body["type"] == CHANNEL_MESSAGE
+    data = body["data"]
+    assert not (data.get("flags") or 0) & EPHEMERAL
+    assert data["allowed_mentions"]["parse"] == []
+    embed = data["embeds"][0]
+    assert "@everyone" not in embed["title"] and "<@&" not in embed["title"]
+    assert "evil.example" not in embed["title"]
+    assert "[SCMP](https://news.example/7/0)" in embed["description"]
+
+
+async def test_unknown_story_is_an_ephemeral_error(bot, fake, db):
+    body, _ = await invoke(bot, fake, "story", [{"name": "id", "type": 4, "value": 99}])
+    assert body["type"] == CHANNEL_MESSAGE
+    assert body["data"]["flags"] & EPHEMERAL
+    assert "no story #99" in body["data"]["content"]
+
+
+async def test_feeds_lists_health_ephemerally(bot, fake, db):
+    with db.conn:
+        db.execute(
+            "INSERT INTO feeds (url, name, error_count, last_error, created_at) "
+            "VALUES ('https://a.example/rss', 'A @everyone feed', 3, 'boom', ?)",
+            [to_iso(NOW)],
+        )
+    body, _ = await invoke(bot, fake, "feeds")
+    assert body["type"] == CHANNEL_MESSAGE and body["data"]["flags"] & EPHEMERAL
+    description = body["data"]["embeds"][0]["description"]
+    assert "3 errors" in description and "@everyone" not in description
+
+
+async def test_feed_add_needs_manage_guild(bot, fake, db):
+    options = [{"name": "url", "type": 3, "value": "https://93.184.216.34/feed.xml"}]
+    body, _ = await invoke(bot, fake, "feed", options, sub="add", permissions=0)
+    assert body["data"]["flags"] & EPHEMERAL
+    assert "Manage Server" in body["data"]["content"]
+    assert db.execute("SELECT count(*) FROM feeds").fetchone()[0] == 0
+
+
+async def test_feed_add_defers_and_adds_a_public_feed(bot, fake, db):
+    options = [{"name": "url", "type": 3, "value": "https://93.184.216.34/feed.xml"}]
+    body, followups = await invoke(bot, fake, "feed", options, sub="add", permissions=MANAGE_GUILD)
+    assert body["type"] == DEFERRED_CHANNEL_MESSAGE and body["data"]["flags"] & EPHEMERAL
+    assert "Added" in followups[-1]["content"]
+    row = db.execute("SELECT url, origin FROM feeds").fetchone()
+    assert row == ("https://93.184.216.34/feed.xml", "discord")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/feed",
+        "http://localhost:8080/rss",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.5/rss",
+        "http://[::1]/rss",
+        "ftp://93.184.216.34/x",
+    ],
+)
+async def test_feed_add_refuses_private_addresses(bot, fake, db, url):
+    options = [{"name": "url", "type": 3, "value": url}]
+    body, followups = await invoke(bot, fake, "feed", options, sub="add", permissions=MANAGE_GUILD)
+    assert body["type"] == DEFERRED_CHANNEL_MESSAGE
+    reply = followups[-1]
+    assert reply["content"] and ("address" in reply["content"] or "http" in reply["content"])
+    assert "Added" not in reply["content"]
+    assert db.execute("SELECT count(*) FROM feeds").fetchone()[0] == 0
+
+
+async def test_share_without_data_says_so_ephemerally(bot, fake):
+    body, followups = await invoke(bot, fake, "share")
+    assert body["type"] == DEFERRED_CHANNEL_MESSAGE
+    assert "no token data yet" in followups[-1]["content"]
