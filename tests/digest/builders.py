@@ -122,3 +122,20 @@ def insert_article(
             dup,
         ],
     )
+
+
+def insert_week(db, snapshot_id: int, start: str, end: str, usage: dict[str, tuple[str, int]]):
+    """One weekly market-share snapshot: author → (country, tokens)."""
+    db.execute(
+        "INSERT INTO token_snapshots (id, source, fetched_at, window_start, window_end, "
+        "granularity, content_hash, payload, as_of) VALUES (?, 'market-share', ?, ?, ?, 'week', "
+        "?, '{}', ?)",
+        [snapshot_id, to_iso(NOW), start, end, f"hash-{snapshot_id}", to_iso(NOW)],
+    )
+    for author, (country, tokens) in usage.items():
+        db.execute(
+            "INSERT INTO token_usage (snapshot_id, window_start, window_end, granularity, source, "
+            "model, author, country, total_tokens) VALUES (?, ?, ?, 'week', 'market-share', ?, ?, "
+            "?, ?)",
+            [snapshot_id, start, end, f"{author}/all", author, country, tokens],
+        )
