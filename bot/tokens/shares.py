@@ -78,7 +78,8 @@ def build_periods(rows: Iterable[dict], period: str) -> list[Period]:
 
 
 def select_periods(periods: list[Period], *, now: datetime) -> tuple[Period, Period | None] | None:
-    """The current period and the one before it (same source, ending on or before it starts).
+    """The current period and the one right before it (same source, ending where it starts;
+    None when that period was never fetched, so a delta always means "vs the previous period").
 
     Current: the complete period ending last (ties → preferred source); if none is complete,
     the newest in-progress one.
@@ -97,7 +98,7 @@ def select_periods(periods: list[Period], *, now: datetime) -> tuple[Period, Per
     earlier = [
         p
         for p in complete
-        if p.source == current.source and p.end <= current.start and p is not current
+        if p.source == current.source and p.end == current.start and p is not current
     ]
     previous = max(earlier, key=lambda p: (p.end, p.start)) if earlier else None
     return current, previous

@@ -1,0 +1,199 @@
+"""poll_tokens against the local OpenRouter stand-in: sources, retries and every bad answer.
+
+Each failure must give one clear line and leave the archive exactly as it was.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from bot.errors import OpenRouterError
+from bot.tokens.client import OpenRouterAuthError
+from bot.tokens.poll import poll_tokens
+from bot.tokens.report import current_share
+
+from .conftest import make_settings
+from .or_server import (
+    DAILY,
+    MARKET,
+    MODELS,
+    Canned,
+    json_response,
+    market_share_payload,
+    real_models_payload,
+)
+
+NOW = datetime(2026, 8, 22, 2, 0, tzinfo=UTC)
+HTML = Canned(
+    200, b"<!DOCTYPE html><html><body>Just a moment...</body></html>", {"Content-Type": "text/html"}
+)
+
+
+async def poll(db, settings, sleep, now=NOW):
+    async with httpx.AsyncClient() as http:
+        return await poll_tokens(db, settings, http, now=now, sleep=sleep)
+
+
+def archive_state(db) -> tuple:
+    snaps = db.execute("SELECT id, content_hash FROM token_snapshots ORDER BY id").fetchall()
+    usage = db.execute("SELECT COUNT(*), SUM(total_tokens) FROM token_usage").fetchone()
+    return tuple(snaps), tuple(usage)
+
+
+@pytest.fixture
+async def primed(db, server, settings, sleep):
+    """An archive already holding the real 2026-08-22 snapshot: the 'last good' one."""
+    server.set(MODELS, json_response(real_models_payload("2026-08-22")))
+    await poll(db, settings, sleep)
+    return archive_state(db)
+
+
+async def test_real_payload_is_stored_once(db, server, settings, sleep):
+    server.set(MODELS, json_response(real_models_payload("2026-08-22")))
+    first = await poll(db, settings, sleep)
+    assert first["source"] == "rankings-models" and first["stored"] and first["rows"] == 464
+    again = await poll(db, settings, sleep, now=datetime(2026, 8, 22, 8, tzinfo=UTC))
+    assert again["stored"] is False and again["snapshot_id"] == first["snapshot_id"]
+    assert db.execute("SELECT COUNT(*) FROM token_snapshots").fetchone()[0] == 1
+    assert db.execute("SELECT COUNT(*) FROM token_usage").fetchone()[0] == 464
+    snap = db.execute("SELECT payload, as_of, granularity FROM token_snapshots").fetchone()
+    assert snap[0].startswith('{"data"') and snap[1] == "2026-08-22T02:00:00Z" and snap[2] == "week"
+    doc = current_share(db, now=NOW)
+    assert round(doc["shares"]["CN"], 3) == 0.579 and round(doc["shares"]["US"], 3) == 0.383
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (Canned(500, b"oops"), "HTTP 500 from OpenRouter after 3 tries"),
+        (HTML, "got HTML instead of JSON"),
+        (Canned(200, b'{"data": [', {"Content-Type": "application/json"}), "not valid JSON"),
+        (json_response({"data": []}), "empty 'data'"),
+        (json_response({"models": []}), "unexpected response shape"),
+        (
+            json_response(
+                {
+                    "data": [
+                        {
+                            "model_permaslug": "a/b",
+                            "date": "2026-08-22",
+                            "total_prompt_tokens": -4,
+                            "total_completion_tokens": 1,
+                        }
+                    ]
+                }
+            ),
+            "no usable rows",
+        ),
+        (Canned(403, b"denied"), "keyless endpoint refused us; set OPENROUTER_API_KEY"),
+        (Canned(404, b"gone"), "unexpected HTTP 404"),
+    ],
+)
+async def test_bad_answers_keep_the_last_good_snapshot(
+    db, server, settings, sleep, primed, answer, words
+):
+    server.set(MODELS, answer)
+    server.set(MARKET, answer)
+    with pytest.raises(OpenRouterError, match=words) as err:
+        await poll(db, settings, sleep)
+    assert "no OpenRouter source worked" in str(err.value) and "\n" not in str(err.value)
+    assert archive_state(db) == primed
+    assert round(current_share(db, now=NOW)["shares"]["CN"], 3) == 0.579
+
+
+async def test_server_errors_are_retried_with_backoff(db, server, settings, sleep):
+    server.set(MODELS, Canned(502), Canned(503), json_response(real_models_payload("2026-07-12")))
+    result = await poll(db, settings, sleep)
+    assert result["stored"] and server.hits(MODELS) == 3
+    assert sleep.waits == [5.0, 10.0]  # openrouter.retry_backoff_s, doubled
+
+
+async def test_429_honours_retry_after_within_the_limit(db, server, sleep):
+    settings = make_settings(server.url, openrouter={"retry_after_max_s": 30})
+    server.set(
+        MODELS,
+        Canned(429, b"", {"Retry-After": "17"}),
+        json_response(real_models_payload("2026-07-12")),
+    )
+    result = await poll(db, settings, sleep)
+    assert result["stored"] and sleep.waits == [17.0]
+
+
+async def test_429_asking_too_long_gives_up_cleanly(db, server, sleep, primed):
+    settings = make_settings(server.url, openrouter={"retry_after_max_s": 30})
+    server.set(MODELS, Canned(429, b"", {"Retry-After": "3600"}))
+    server.set(MARKET, Canned(429, b"", {"Retry-After": "3600"}))
+    with pytest.raises(OpenRouterError, match=r"rate limited \(HTTP 429, Retry-After 3600s"):
+        await poll(db, settings, sleep)
+    assert sleep.waits == [] and archive_state(db) == primed
+
+
+async def test_timeouts_are_retried_then_reported(db, server, sleep, primed):
+    settings = make_settings(server.url, openrouter={"timeout_s": 0.2, "max_retries": 1})
+    slow = Canned(200, b"{}", {"Content-Type": "application/json"}, delay_s=1.0)
+    server.set(MODELS, slow)
+    server.set(MARKET, slow)
+    before = server.hits(MODELS)
+    with pytest.raises(OpenRouterError, match=r"no answer within openrouter.timeout_s=0.2s"):
+        await poll(db, settings, sleep)
+    assert server.hits(MODELS) - before == 2 and archive_state(db) == primed
+
+
+async def test_unreachable_server_is_a_clear_error(db, sleep):
+    settings = make_settings("http://127.0.0.1:9", openrouter={"max_retries": 0})
+    with pytest.raises(OpenRouterError, match="cannot connect"):
+        await poll(db, settings, sleep)
+
+
+async def test_falls_back_to_market_share(db, server, settings, sleep):
+    server.set(MODELS, HTML)
+    server.set(MARKET, json_response(market_share_payload()))
+    result = await poll(db, settings, sleep, now=datetime(2026, 9, 2, 12, tzinfo=UTC))
+    assert result["source"] == "market-share" and len(result["errors"]) == 1
+    doc = current_share(db, by="author", now=datetime(2026, 9, 2, 12, tzinfo=UTC))
+    # The week from 2026-08-31 is still in progress, so the latest complete one is reported.
+    assert doc["period"] == {"start": "2026-08-24T00:00:00Z", "end": "2026-08-31T00:00:00Z"}
+    assert doc["in_progress"] is False and "others" in doc["shares"]
+    assert doc["previous"]["period"]["end"] == "2026-08-24T00:00:00Z"
+
+
+def daily_payload(days: dict[str, dict[str, str]], as_of="2026-08-22T02:00:00Z") -> dict:
+    data = [
+        {"date": day, "model_permaslug": slug, "total_tokens": tokens}
+        for day, models in days.items()
+        for slug, tokens in models.items()
+    ]
+    return {"data": data, "meta": {"as_of": as_of, "version": "v1"}}
+
+
+async def test_data_api_is_first_when_a_key_is_set(db, server, sleep):
+    settings = make_settings(server.url, key="sk-or-test")
+    server.set(
+        DAILY, json_response(daily_payload({"2026-08-21": {"qwen/q": "300", "other": "100"}}))
+    )
+    result = await poll(db, settings, sleep)
+    assert result["source"] == "rankings-daily" and server.hits(MODELS) == 0
+    assert server.requests[0]["authorization"] == "Bearer sk-or-test"
+    doc = current_share(db, period="day", now=NOW)
+    assert doc["shares"] == {"CN": 0.75, "UNKNOWN": 0.25}
+
+
+async def test_a_rejected_key_stops_with_one_line_naming_it(db, server, sleep, primed):
+    settings = make_settings(server.url, key="sk-or-bad")
+    server.set(DAILY, Canned(401, b'{"error": "bad key"}', {"Content-Type": "application/json"}))
+    before = server.hits(MODELS)
+    with pytest.raises(OpenRouterAuthError, match="rejected OPENROUTER_API_KEY") as err:
+        await poll(db, settings, sleep)
+    assert "sk-or-bad" not in str(err.value)
+    assert server.hits(MODELS) == before and archive_state(db) == primed
+
+
+async def test_data_api_outage_falls_back_to_keyless(db, server, sleep):
+    settings = make_settings(server.url, key="sk-or-test", openrouter={"max_retries": 0})
+    server.set(DAILY, Canned(503))
+    server.set(MODELS, json_response(real_models_payload("2026-07-12")))
+    result = await poll(db, settings, sleep)
+    assert result["source"] == "rankings-models" and "HTTP 503" in result["errors"][0]
