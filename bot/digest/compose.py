@@ -206,7 +206,10 @@ def compose_digest(
         last = _ts(story.get("last_seen")) or _ts(story.get("first_seen"))
         if last is not None and last < start:
             continue
-        own = [str(t) for t in (story.get("topics") or ()) if str(t) in shown]
+        tags = story.get("topics") or ()
+        if isinstance(tags, str):  # a bare topic id instead of a list
+            tags = (tags,)
+        own = [str(t) for t in tags if str(t) in shown]
         own = list(dict.fromkeys(own))
         if not own:
             unlisted += 1

@@ -54,9 +54,7 @@ def build_digest(
     from bot.narratives.stories import recent_stories
     from bot.tokens.report import current_share
 
-    span = settings.digest.hours if hours is None else hours
-    if not span > 0:
-        raise TokentideError(f"digest hours must be a positive number, got {hours!r}")
+    span = _check_hours(settings, hours)
     stories = recent_stories(db, now=now, hours=span)
     share = current_share(db, by="country", period="week", now=now)
     return compose_digest(
@@ -68,6 +66,16 @@ def build_digest(
         topics=list(settings.topics),
         timezone=settings.digest.timezone,
     )
+
+
+def _check_hours(settings: Settings, hours: float | None) -> float:
+    span = settings.digest.hours if hours is None else hours
+    if isinstance(span, bool) or not isinstance(span, int | float) or not 0 < span <= 24 * 366:
+        raise TokentideError(
+            f"digest hours must be a number of hours above 0 and at most a year, got {hours!r} "
+            "(e.g. --hours 24)"
+        )
+    return float(span)
 
 
 def render_chart(db: sqlite_utils.Database, path: Path, *, now: datetime) -> Path | None:
@@ -131,6 +139,7 @@ def compose_and_enqueue_digest(
 
     `force` replaces an existing delivery for the period (re-composed, sent again).
     """
+    _check_hours(settings, hours)
     key = digest_key(settings, now=now, hours=hours)
     destination = destination_for(settings)
     if not force and _already_queued(db, key, destination):

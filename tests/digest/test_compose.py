@@ -160,3 +160,18 @@ def test_topic_labels():
 def test_future_last_seen_counts_as_fresh():
     s = story(1) | {"last_seen": (NOW + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")}
     assert compose([s]).story_count == 1
+
+
+def test_garbage_fields_do_not_break_the_composer():
+    junk = {
+        "id": "7",
+        "title": None,
+        "topics": "chips",
+        "articles": [None, "x", {"url": 5}, {"url": "https://ok.example/a", "outlet": None}],
+        "last_seen": "not a time",
+        "outlet_count": "many",
+    }
+    listed = compose([junk]).sections[0].stories[0]
+    assert listed.id == 7 and listed.title == "(untitled story)"
+    assert [link.url for link in listed.links] == ["https://ok.example/a"]
+    assert listed.outlet_count == 0

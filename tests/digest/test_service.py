@@ -15,7 +15,9 @@ from bot.digest.service import (
     digest_json,
     digest_key,
     digest_payload,
+    render_chart,
 )
+from bot.errors import TokentideError
 from bot.store.outbox import destination_for, enqueue
 
 from .builders import NOW, TOPICS, insert_article, insert_story, insert_week, share_doc, story
@@ -193,3 +195,26 @@ def test_empty_archive_still_enqueues_a_digest(db, settings, full_path):
     )
     assert "No new stories" in payload["text"]
     assert all("files" not in m for m in payload["messages"])
+
+
+@pytest.mark.parametrize("hours", [0, -6, float("nan"), float("inf"), 24 * 400, "6", True])
+def test_bad_hours_are_refused_and_nothing_is_touched(db, settings, hours):
+    kept = enqueue(
+        db,
+        kind="digest",
+        key="2026-11-27",
+        destination="console",
+        payload={"type": "digest", "messages": [{"content": "x"}]},
+        now=NOW,
+    )
+    with pytest.raises(TokentideError, match="digest hours must be a number of hours"):
+        compose_and_enqueue_digest(db, settings, now=NOW, hours=hours)
+    assert db.execute("SELECT id, key FROM deliveries").fetchall() == [(kept, "2026-11-27")]
+
+
+def test_chart_falls_back_to_none_without_token_data(db, tmp_path, caplog):
+    pytest.importorskip("bot.tokens.chart")
+    caplog.set_level("WARNING")
+    assert render_chart(db, tmp_path / "charts" / "x.png", now=NOW) is None
+    assert "share chart skipped" in caplog.text
+    assert not (tmp_path / "charts" / "x.png").exists()
