@@ -16,8 +16,6 @@ from datasette.plugins import pm
 
 from bot.archive.site import ARCHIVE_NAME
 
-PLUGIN_NAME = "tokentide-archive"
-
 # Actions that only read; Datasette's defaults decide these (anonymous may view and run SQL).
 READ_ACTIONS = frozenset(
     {
@@ -42,7 +40,7 @@ def register() -> None:
     """Add these hooks to Datasette's plugin manager (once per process)."""
     module = sys.modules[__name__]
     if not pm.is_registered(module):
-        pm.register(module, name=PLUGIN_NAME)
+        pm.register(module)
 
 
 @hookimpl
@@ -50,6 +48,35 @@ def permission_allowed(actor, action, resource):
     if action in READ_ACTIONS:
         return None
     return False
+
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    # A read-only archive needs no POST at all: refuse every other method before Datasette
+    # (or a plugin) sees the request, so no form or API can write, now or after an upgrade.
+    def wrap(app):
+        async def read_only(scope, receive, send):
+            if scope["type"] == "http" and scope["method"] not in READ_METHODS:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 405,
+                        "headers": [
+                            (b"content-type", b"text/plain; charset=utf-8"),
+                            (b"allow", b"GET, HEAD, OPTIONS"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b"The archive is read-only.\n"})
+                return
+            await app(scope, receive, send)
+
+        return read_only
+
+    return wrap
 
 
 @hookimpl

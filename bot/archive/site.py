@@ -10,6 +10,7 @@ Datasette is imported inside functions: `bot.archive` is imported by the CLI and
 
 from __future__ import annotations
 
+import importlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = No
     if not path.is_file():
         raise StoreError(f"{path}: no archive here (run `tokentide poll` or pass --db FILE)")
     guard.register()
+    # When `rich` is importable (typer brings it), Datasette prints a traceback with locals for
+    # every 4xx, a 404 included: about a second of CPU per bad URL and a flooded log. The
+    # answer to the visitor is the same without it. (Looked up only now: imported before
+    # datasette.app, that module would be registered half-initialised, without its hook.)
+    importlib.import_module("datasette.handle_exception").rich = None
     ds = Datasette(
         [],
         metadata=metadata if metadata is not None else load_metadata(),
