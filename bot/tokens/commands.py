@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 
 import click
 
@@ -122,7 +123,7 @@ def backfill_tokens_cmd(obj, days: int) -> None:
                 db, settings, http, now=now, days=days, progress=bar.update
             )
 
-    with click.progressbar(length=days, label="days", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=days, label="days", file=sys.stderr) as bar:
         result = asyncio.run(run(bar))
     click.echo(
         f"backfilled {result['start']}..{result['end']}: {result['chunks']} requests, "
