@@ -129,11 +129,17 @@ def find_related_stories(
     """
     start, end = to_iso(now - timedelta(days=days)), to_iso(now)
     groups: dict[Any, dict[str, Any]] = {}
+    survivors: dict[int, int] = {}  # story id → the story it was merged into (cached)
     for name, mover in _names_by_mover(payload).items():
         # Names are quoted as FTS phrases of word tokens, so no name can make a query invalid.
         for art in _matching_articles(db, name, start, end):
             sid = art.pop("story_id")
-            key = _resolve_merged(db, sid) if sid is not None else f"article:{art['id']}"
+            if sid is None:
+                key: Any = f"article:{art['id']}"
+            else:
+                if sid not in survivors:
+                    survivors[sid] = _resolve_merged(db, sid)
+                key = survivors[sid]
             group = groups.setdefault(key, {"matched": [], "movers": set(), "articles": {}})
             group["movers"].add(mover)
             if name not in group["matched"]:
