@@ -262,6 +262,7 @@ async def start_scheduler(app: App, *, now: datetime) -> Any:
 async def stop_scheduler(app: App, scheduler: Any) -> None:
     """Stop scheduling, then give in-flight deliveries `schedule.shutdown_grace_s` to finish."""
     scheduler.shutdown(wait=False)
+    await asyncio.sleep(0)  # AsyncIOScheduler applies the shutdown on the loop's next turn
     pending = [t for t in app.in_flight if not t.done()]
     if pending:
         await asyncio.wait(pending, timeout=app.settings.schedule.shutdown_grace_s)

@@ -105,14 +105,18 @@ def digest_cmd(obj, hours: float | None, as_json: bool, post: bool, force: bool)
         else:
             click.echo(to_text(digest))
         return
+    from bot.chat.sinks import parse_webhook_url
     from bot.digest.service import compose_and_enqueue_digest
 
+    uses_bot = settings.secrets.discord_token and settings.discord.channel_id
+    if settings.secrets.discord_webhook_url and not uses_bot:
+        parse_webhook_url(settings.secrets.discord_webhook_url)  # fail before queuing anything
     delivery = compose_and_enqueue_digest(db, settings, now=now, hours=hours, force=force)
     if delivery is None:
         click.echo(
             "digest for this period already queued or sent; use --force to send again", err=True
         )
-    counts = asyncio.run(_deliver(settings, db, now))
+    counts = asyncio.run(_deliver(settings, db))
     if as_json:
         click.echo(json.dumps({"delivery_id": delivery, **counts}))
     else:
@@ -123,12 +127,12 @@ def digest_cmd(obj, hours: float | None, as_json: bool, post: bool, force: bool)
         sys.exit(1)
 
 
-async def _deliver(settings, db, now) -> dict:
+async def _deliver(settings, db) -> dict:
     from bot.app import open_app
-    from bot.chat.outbox import deliver_pending
+    from bot.chat.outbox import deliver_until_settled
 
     async with open_app(settings, db) as app:
-        return await deliver_pending(db, settings, app.sink, now=now)
+        return await deliver_until_settled(db, settings, app.sink, clock=utcnow)
 
 
 @click.command("deliver")
@@ -144,7 +148,7 @@ def deliver_cmd(obj, as_json: bool) -> None:
     Example:
       tokentide deliver
     """
-    counts = asyncio.run(_deliver(obj.settings, obj.db, utcnow()))
+    counts = asyncio.run(_deliver(obj.settings, obj.db))
     if as_json:
         click.echo(json.dumps(counts))
     else:

@@ -17,6 +17,7 @@ import asyncio
 import base64
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,41 @@ async def _deliver_one(
         last_error=None,
     )
     return "sent"
+
+
+async def deliver_until_settled(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    sink: Sink,
+    *,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> dict[str, int]:
+    """Deliver, and keep retrying while the next retry is due within
+    `discord.max_inline_wait_s` — so one `tokentide deliver` rides out a brief hiccup; longer
+    waits are left to the next run (or the scheduler). Returns the summed counts."""
+    total = {"sent": 0, "failed": 0, "retrying": 0, "skipped": 0}
+    for _ in range(settings.discord.max_attempts + 1):
+        counts = await deliver_pending(db, settings, sink, now=clock())
+        for key, value in counts.items():
+            total[key] = total.get(key, 0) + value
+        if not counts["retrying"]:
+            break
+        wait = _next_wait(db, settings, clock())
+        if wait is None or wait > settings.discord.max_inline_wait_s:
+            break
+        total["retrying"] -= counts["retrying"]  # it is being retried now, not left pending
+        await sleep(max(wait, 0.0))
+    return total
+
+
+def _next_wait(db: sqlite_utils.Database, settings: Settings, now: datetime) -> float | None:
+    row = db.execute(
+        "SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND destination = ?",
+        [destination_for(settings)],
+    ).fetchone()
+    if not row or row[0] is None:
+        return None
+    from bot.clock import parse_iso
+
+    return (parse_iso(row[0]) - now).total_seconds()

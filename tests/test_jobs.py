@@ -1,0 +1,173 @@
+"""Scheduler jobs, called directly with `now`; the scheduler's wiring; graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.app import open_app
+from bot.chat.sinks import ConsoleSink
+from bot.config import Secrets, parse_settings
+from bot.errors import OpenRouterError
+from bot.jobs import (
+    build_scheduler,
+    deliver_job,
+    last_digest_time,
+    poll_tokens_job,
+    record_run,
+    stop_scheduler,
+)
+from bot.store.outbox import enqueue
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def settings_for(db_path, **sections):
+    data = {
+        "openrouter": {
+            "base_url": "http://127.0.0.1:9",
+            "timeout_s": 1,
+            "max_retries": 0,
+            "retry_backoff_s": 0.01,
+            "requests_per_minute": 6000,
+        },
+        "fetch": {"timeout_s": 1},
+        **sections,
+    }
+    return replace(parse_settings(data, "test.yaml"), db_path=str(db_path), secrets=Secrets())
+
+
+@pytest.mark.parametrize(
+    ("time", "zone", "now", "expected"),
+    [
+        ("08:00", "UTC", "2026-11-28T12:00:00Z", "2026-11-28T08:00:00Z"),
+        ("08:00", "UTC", "2026-11-28T07:59:00Z", "2026-11-27T08:00:00Z"),
+        ("08:00", "UTC", "2026-11-28T08:00:00Z", "2026-11-28T08:00:00Z"),
+        # Shanghai 08:00 is 00:00 UTC.
+        ("08:00", "Asia/Shanghai", "2026-11-28T12:00:00Z", "2026-11-28T00:00:00Z"),
+        # New York 08:00 on the day DST ends (EDT → EST) is 13:00 UTC.
+        ("08:00", "America/New_York", "2026-11-01T14:00:00Z", "2026-11-01T13:00:00Z"),
+    ],
+)
+def test_last_digest_time(db_path, time, zone, now, expected):
+    settings = settings_for(db_path, digest={"time": time, "timezone": zone})
+    got = last_digest_time(settings, datetime.fromisoformat(now.replace("Z", "+00:00")))
+    assert got.strftime("%Y-%m-%dT%H:%M:%SZ") == expected
+
+
+async def test_record_run_records_ok_error_and_bugs(db, db_path):
+    async with open_app(settings_for(db_path), db) as app:
+
+        async def ok() -> dict:
+            return {"new": 3}
+
+        async def unreachable() -> dict:
+            raise OpenRouterError("OpenRouter unreachable: check the network")
+
+        async def bug() -> dict:
+            raise RuntimeError("a bug")
+
+        assert (await record_run(app, "a", ok, now=NOW)) == {"job": "a", "status": "ok", "new": 3}
+        result = await record_run(app, "b", unreachable, now=NOW)
+        assert result["status"] == "error" and "unreachable" in result["error"]
+        with pytest.raises(RuntimeError):
+            await record_run(app, "c", bug, now=NOW)
+    rows = db.execute(
+        "SELECT job, status, started_at, finished_at, detail, error FROM job_runs ORDER BY id"
+    ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("a", "ok"), ("b", "error"), ("c", "error")]
+    assert rows[0][2] == "2026-11-28T12:00:00Z" and rows[0][3] is not None
+    assert json.loads(rows[0][4]) == {"new": 3}
+    assert "RuntimeError" in rows[2][5]
+
+
+async def test_offline_token_poll_is_recorded_not_fatal(db, db_path):
+    async with open_app(settings_for(db_path), db) as app:
+        result = await poll_tokens_job(app, now=NOW)
+    assert result["status"] == "error"
+    assert db.execute("SELECT status FROM job_runs WHERE job='poll_tokens'").fetchone() == (
+        "error",
+    )
+
+
+async def test_deliver_job_sends_to_the_console_and_records(db, db_path, capsys):
+    settings = settings_for(db_path)
+    enqueue(
+        db,
+        kind="digest",
+        key="2026-11-28",
+        destination="console",
+        payload={"messages": [{"content": "hello"}], "markdown": "# hello", "text": "hello"},
+        now=NOW,
+    )
+    async with open_app(settings, db) as app:
+        result = await deliver_job(app, now=NOW)
+    assert result["status"] == "ok" and result["sent"] == 1
+    assert (db_path.parent / "digests" / "digest-2026-11-28.md").read_text() == "# hello"
+    assert "hello" in capsys.readouterr().out
+
+
+async def test_scheduler_wiring(db, db_path):
+    settings = settings_for(db_path, digest={"time": "07:30", "timezone": "Europe/London"})
+    async with open_app(settings, db) as app:
+        scheduler = build_scheduler(app)
+        scheduler.start(paused=True)  # job defaults are applied when the scheduler starts
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {
+            "poll_feeds",
+            "analyze",
+            "poll_tokens",
+            "detect_changes",
+            "daily_digest",
+            "deliver",
+        }
+        for job in jobs.values():
+            assert job.max_instances == 1 and job.coalesce is True
+        trigger = jobs["daily_digest"].trigger
+        assert str(trigger.timezone) == "Europe/London"
+        assert "hour='7'" in str(trigger) and "minute='30'" in str(trigger)
+        await stop_scheduler(app, scheduler)
+        assert not scheduler.running
+
+
+class GatedConsole(ConsoleSink):
+    """The real console sink, held at a gate so a shutdown can arrive mid-delivery."""
+
+    def __init__(self, settings, gate: asyncio.Event, entered: asyncio.Event) -> None:
+        super().__init__(settings, stream=io.StringIO())
+        self.gate, self.entered = gate, entered
+
+    async def send(self, out):
+        self.entered.set()
+        await self.gate.wait()
+        return await super().send(out)
+
+
+async def test_shutdown_finishes_in_flight_delivery(db, db_path):
+    settings = settings_for(db_path)
+    delivery = enqueue(
+        db,
+        kind="digest",
+        key="k",
+        destination="console",
+        payload={"messages": [{"content": "a"}, {"content": "b"}]},
+        now=NOW,
+    )
+    gate, entered = asyncio.Event(), asyncio.Event()
+    async with open_app(settings, db, sink=GatedConsole(settings, gate, entered)) as app:
+        scheduler = build_scheduler(app)
+        scheduler.start(paused=True)
+        job = asyncio.create_task(deliver_job(app, now=NOW))
+        await entered.wait()
+        job.cancel()  # what a shutdown does to running jobs
+        stopping = asyncio.create_task(stop_scheduler(app, scheduler))
+        await asyncio.sleep(0)
+        gate.set()
+        await stopping
+    row = db["deliveries"].get(delivery)
+    assert row["status"] == "sent" and row["parts_sent"] == 2
