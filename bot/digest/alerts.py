@@ -251,7 +251,11 @@ def render_alert_messages(
                 f"{_pct(move.get('from'))} → {_pct(move.get('to'))} ({_pts(move.get('points'))})"
             )
     if period.get("start") and period.get("end"):
-        lines.append(f"Period {str(period['start'])[:10]} → {str(period['end'])[:10]}")
+        line = f"Period {str(period['start'])[:10]} → {str(period['end'])[:10]}"
+        ref = payload.get("reference_period")
+        if isinstance(ref, Mapping) and ref.get("start") and ref.get("end"):
+            line += f", compared with {str(ref['start'])[:10]} → {str(ref['end'])[:10]}"
+        lines.append(line)
     move_embed: dict[str, Any] = {
         "title": safe_inline(_headline(payload), 256),
         "description": "\n".join(lines) or "No country moved past the alert threshold.",

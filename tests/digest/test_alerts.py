@@ -192,6 +192,11 @@ def test_alert_messages_tell_the_move_movers_and_why(db):
     assert "**China** 52.0% → 58.1% (+6.1 pts)" in move["description"]
     assert "**US** 41.0% → 35.0% (-6.0 pts)" in move["description"]
     assert "Period 2026-11-16 → 2026-11-23" in move["description"]
+    with_ref = PAYLOAD | {
+        "reference_period": {"start": "2026-11-09T00:00:00Z", "end": "2026-11-16T00:00:00Z"}
+    }
+    desc = render_alert_messages(with_ref, [])[0]["embeds"][0]["description"]
+    assert "Period 2026-11-16 → 2026-11-23, compared with 2026-11-09 → 2026-11-16" in desc
     movers = move["fields"][0]["value"].splitlines()
     assert movers[0] == "DeepSeek (China): 12.0% → 18.0% (+6.0 pts)"
     assert movers[1].startswith("qwen/qwen3-235b-a22b-2507 (China)")
