@@ -341,7 +341,8 @@ class ConsoleSink:
                     fh.write(chunk if out.part == 0 else "\n" + chunk)
                 print(chunk, file=stream)
         except OSError as exc:
-            raise DeliveryError(f"{path}: cannot write the Markdown copy: {exc}") from None
+            # A full disk or a permissions slip can be fixed: retry later rather than give up.
+            raise TransientDeliveryError(f"{path}: cannot write the Markdown copy: {exc}") from None
         stream.flush()
         return f"file:{path.name}#{out.part}"
 

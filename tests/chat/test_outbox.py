@@ -284,3 +284,24 @@ async def test_unrenderable_payload_fails_with_reason(db, fake, webhook_settings
     )
     assert (await _deliver(db, webhook_settings, NOW))["failed"] == 1
     assert "no messages to send" in _row(db, delivery)["last_error"]
+
+
+async def test_corrupt_payload_fails_alone_and_keeps_the_rest(db, fake, webhook_settings):
+    broken = _enqueue(db, webhook_settings, key="broken")
+    good = _enqueue(db, webhook_settings, key="good")
+    with db.conn:
+        db.execute("UPDATE deliveries SET payload = '{not json' WHERE id = ?", [broken])
+    counts = await _deliver(db, webhook_settings, NOW)
+    assert counts["failed"] == 1 and counts["sent"] == 1
+    assert "JSONDecodeError" in _row(db, broken)["last_error"]
+    assert _row(db, good)["status"] == "sent" and len(fake.messages) == 2
+
+
+async def test_unwritable_console_directory_is_retried(db, db_path):
+    settings = make_settings(db_path)
+    delivery = _enqueue(db, settings)
+    (db_path.parent / "digests").write_text("a file where the directory should be")
+    counts = await deliver_pending(db, settings, ConsoleSink(settings), now=NOW)
+    assert counts["retrying"] == 1
+    row = _row(db, delivery)
+    assert row["status"] == "pending" and "cannot write the Markdown copy" in row["last_error"]
