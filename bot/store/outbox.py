@@ -70,7 +70,7 @@ def enqueue(
             db.execute(
                 """UPDATE deliveries SET payload = :payload, status = 'pending', attempts = 0,
                        next_attempt_at = :next_attempt_at, nonce = :nonce, sent_at = NULL,
-                       message_id = NULL, last_error = NULL
+                       message_id = NULL, last_error = NULL, parts_sent = 0, message_ids = '[]'
                    WHERE kind = :kind AND key = :key AND destination = :destination""",
                 row,
             )
