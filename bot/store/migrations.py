@@ -184,11 +184,20 @@ def _tokens_1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _tokens_2(db: sqlite_utils.Database) -> None:
+    # Covering index for "newest snapshot per window", which every share query starts from.
+    db.execute(
+        """CREATE INDEX token_usage_windows
+           ON token_usage(source, granularity, window_start, window_end, snapshot_id)"""
+    )
+
+
 # (name, function) in the order they run. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("core-1", _core_1),
     ("chat-1", _chat_1),
     ("tokens-1", _tokens_1),
+    ("tokens-2", _tokens_2),
 ]
 
 

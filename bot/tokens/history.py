@@ -106,6 +106,32 @@ def latest_rows(db: sqlite_utils.Database) -> list[dict]:
     return _dicts(db.execute(sql))
 
 
+def latest_windows(db: sqlite_utils.Database) -> list[dict]:
+    """One entry per (source, granularity, window) with its newest snapshot: the index the
+    share maths selects periods from before loading any rows (a covering index makes it cheap)."""
+    sql = """
+        SELECT w.source, w.granularity, w.window_start, w.window_end, w.snapshot_id,
+               COALESCE(s.as_of, s.fetched_at) AS as_of
+        FROM (
+            SELECT source, granularity, window_start, window_end, MAX(snapshot_id) AS snapshot_id
+            FROM token_usage GROUP BY source, granularity, window_start, window_end
+        ) w JOIN token_snapshots s ON s.id = w.snapshot_id"""
+    return _dicts(db.execute(sql))
+
+
+def window_rows(db: sqlite_utils.Database, windows: list[dict]) -> list[dict]:
+    """The usage rows of the given `latest_windows` entries."""
+    out: list[dict] = []
+    sql = f"""SELECT {_ROW_COLUMNS} FROM token_usage u
+              JOIN token_snapshots s ON s.id = u.snapshot_id
+              WHERE u.snapshot_id = ? AND u.source = ? AND u.granularity = ?
+                AND u.window_start = ? AND u.window_end = ?"""
+    for w in windows:
+        args = [w["snapshot_id"], w["source"], w["granularity"], w["window_start"], w["window_end"]]
+        out += _dicts(db.execute(sql, args))
+    return out
+
+
 def snapshot_rows(db: sqlite_utils.Database, snapshot_id: int) -> list[dict]:
     sql = f"""SELECT {_ROW_COLUMNS} FROM token_usage u
               JOIN token_snapshots s ON s.id = u.snapshot_id WHERE u.snapshot_id = ?"""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import sqlite_utils
 
 from bot.errors import TokentideError
-from bot.tokens.history import latest_rows
+from bot.tokens.history import latest_rows, latest_windows, window_rows
 from bot.tokens.shares import BY, Period, build_periods, deltas, select_periods, shares_by
 
 CITATION = "Source: OpenRouter (openrouter.ai/rankings), as of {as_of}"
@@ -61,10 +62,15 @@ def current_share(
     None when the archive holds no usable token data for `period` yet.
     """
     _check(by, period)
-    chosen = select_periods(build_periods(latest_rows(db), period), now=now)
+    # Choose periods from the window index first, then load only their rows: a year of
+    # snapshots is ~170k rows, and `/share` must answer within Discord's 3 seconds.
+    chosen = select_periods(build_periods(latest_windows(db), period), now=now)
     if chosen is None:
         return None
-    return share_document(chosen[0], chosen[1], by)
+    current, previous = (
+        None if p is None else replace(p, rows=tuple(window_rows(db, list(p.rows)))) for p in chosen
+    )
+    return share_document(current, previous, by)
 
 
 def share_series(
