@@ -113,9 +113,7 @@ class OpenRouterClient:
             last_try = attempt == attempts - 1
             backoff = self.conf.retry_backoff_s * (2**attempt)
             try:
-                resp = await self.http.get(
-                    url, params=params, headers=headers, timeout=self.conf.timeout_s
-                )
+                status, resp_headers, body = await self._fetch(url, params, headers, where)
             except httpx.TimeoutException:
                 problem = f"{where}: no answer within openrouter.timeout_s={self.conf.timeout_s:g}s"
                 if last_try:
@@ -130,7 +128,6 @@ class OpenRouterClient:
                 log.warning("%s; retrying in %gs", problem, backoff)
                 await self.sleep(backoff)
                 continue
-            status = resp.status_code
             if status in (401, 403):
                 if "Authorization" in headers:
                     raise OpenRouterAuthError(
@@ -142,7 +139,7 @@ class OpenRouterClient:
                     "OPENROUTER_API_KEY to use the Data API instead"
                 )
             if status == 429:
-                wait = _retry_after(resp.headers.get("Retry-After"))
+                wait = _retry_after(resp_headers.get("Retry-After"))
                 wait = backoff if wait is None else wait
                 if last_try or wait > self.conf.retry_after_max_s:
                     raise OpenRouterError(
@@ -162,16 +159,33 @@ class OpenRouterClient:
                 continue
             if status != 200:
                 raise OpenRouterError(f"{where}: unexpected HTTP {status}")
-            return self._decode(source, url, where, resp)
+            return self._decode(source, url, where, resp_headers, body)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _decode(self, source: str, url: str, where: str, resp: httpx.Response) -> Fetched:
-        body = resp.content
-        if len(body) > self.conf.max_bytes:
-            raise OpenRouterError(
-                f"{where}: response of {len(body)} bytes exceeds openrouter.max_bytes"
-            )
-        ctype = resp.headers.get("Content-Type", "").lower()
+    async def _fetch(
+        self, url: str, params: dict, headers: dict, where: str
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """GET with the body streamed and capped at openrouter.max_bytes (read only on 200)."""
+        async with self.http.stream(
+            "GET", url, params=params, headers=headers, timeout=self.conf.timeout_s
+        ) as resp:
+            if resp.status_code != 200:
+                return resp.status_code, resp.headers, b""
+            chunks, size = [], 0
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > self.conf.max_bytes:
+                    raise OpenRouterError(
+                        f"{where}: response larger than openrouter.max_bytes="
+                        f"{self.conf.max_bytes}; not read further"
+                    )
+                chunks.append(chunk)
+            return resp.status_code, resp.headers, b"".join(chunks)
+
+    def _decode(
+        self, source: str, url: str, where: str, headers: httpx.Headers, body: bytes
+    ) -> Fetched:
+        ctype = headers.get("Content-Type", "").lower()
         head = body.lstrip()[:1]
         if "html" in ctype or head == b"<":
             raise OpenRouterError(

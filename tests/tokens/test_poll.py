@@ -197,3 +197,12 @@ async def test_data_api_outage_falls_back_to_keyless(db, server, sleep):
     server.set(MODELS, json_response(real_models_payload("2026-07-12")))
     result = await poll(db, settings, sleep)
     assert result["source"] == "rankings-models" and "HTTP 503" in result["errors"][0]
+
+
+async def test_an_oversized_answer_is_refused_without_reading_it_all(db, server, sleep):
+    settings = make_settings(server.url, openrouter={"max_bytes": 50_000})
+    server.set(MODELS, json_response(real_models_payload("2026-08-22")))  # ~150 kB
+    server.set(MARKET, json_response(real_models_payload("2026-08-22")))
+    with pytest.raises(OpenRouterError, match="larger than openrouter.max_bytes=50000"):
+        await poll(db, settings, sleep)
+    assert db.execute("SELECT COUNT(*) FROM token_snapshots").fetchone()[0] == 0
