@@ -92,6 +92,7 @@ class OpenRouterConfig:
     requests_per_minute: float = 30.0
     backfill_chunk_days: int = 30
 
+    daily_days: int = 14
 
 @dataclass(frozen=True)
 class DigestConfig:
@@ -288,12 +289,19 @@ def _check_values(s: Settings) -> None:
         s.openrouter.base_url,
     )
     o = s.openrouter
-    for name in ("timeout_s", "requests_per_minute", "max_bytes", "backfill_chunk_days"):
+    for name in (
+        "timeout_s",
+        "requests_per_minute",
+        "max_bytes",
+        "backfill_chunk_days",
+        "daily_days",
+    ):
         need(getattr(o, name) > 0, f"openrouter.{name}", "a positive number", getattr(o, name))
     for name in ("max_retries", "retry_backoff_s", "retry_after_max_s"):
         need(getattr(o, name) >= 0, f"openrouter.{name}", "0 or more", getattr(o, name))
     need(
         o.backfill_chunk_days <= 366,
+    need(o.daily_days <= 366, "openrouter.daily_days", "at most 366", o.daily_days)
         "openrouter.backfill_chunk_days",
         "at most 366 (the Data API's longest range)",
         o.backfill_chunk_days,

@@ -69,8 +69,12 @@ async def poll_tokens(
     sources = [RANKINGS_MODELS, MARKET_SHARE]
     if settings.secrets.openrouter_api_key:
         sources.insert(0, RANKINGS_DAILY)
+    # The Data API is asked for the last `daily_days` complete days: enough to hold one whole
+    # ISO week, and polls on the same day then fetch identical content, which is stored once.
+    yesterday = now.date() - timedelta(days=1)
+    first = yesterday - timedelta(days=settings.openrouter.daily_days - 1)
     fetchers = {
-        RANKINGS_DAILY: api.rankings_daily,
+        RANKINGS_DAILY: lambda: api.rankings_daily(first, yesterday),
         RANKINGS_MODELS: api.rankings_models,
         MARKET_SHARE: api.market_share,
     }

@@ -177,6 +177,8 @@ async def test_data_api_is_first_when_a_key_is_set(db, server, sleep):
     result = await poll(db, settings, sleep)
     assert result["source"] == "rankings-daily" and server.hits(MODELS) == 0
     assert server.requests[0]["authorization"] == "Bearer sk-or-test"
+    # The last 14 complete days (openrouter.daily_days), never the unfinished today.
+    assert server.requests[0]["query"] == {"start_date": "2026-08-08", "end_date": "2026-08-21"}
     doc = current_share(db, period="day", now=NOW)
     assert doc["shares"] == {"CN": 0.75, "UNKNOWN": 0.25}
 
