@@ -17,6 +17,7 @@ import asyncio
 import base64
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -195,7 +196,8 @@ async def _deliver_one(
             )
     except RateLimitedError as exc:
         # Not a failure: Discord said when to come back.
-        wait = timedelta(seconds=max(exc.retry_after, 1.0))
+        # Rounded up: timestamps have whole seconds, and early is what Discord punishes.
+        wait = timedelta(seconds=math.ceil(max(exc.retry_after, 1.0)))
         _update(db, delivery_id, next_attempt_at=to_iso(now + wait), last_error=str(exc))
         return "retrying"
     except TransientDeliveryError as exc:

@@ -82,7 +82,8 @@ def _error_for(out: Outgoing, status: int, data: Any, headers: Any) -> DeliveryE
     """Map a non-2xx Discord answer to the error the worker acts on."""
     detail = data if isinstance(data, dict) else {"message": str(data)[:200]}
     if status == 429:
-        retry_after = headers.get("Retry-After") or detail.get("retry_after") or 1.0
+        # The body's retry_after is precise (float); the Retry-After header is whole seconds.
+        retry_after = detail.get("retry_after") or headers.get("Retry-After") or 1.0
         is_global = bool(detail.get("global")) or headers.get("X-RateLimit-Global") == "true"
         return RateLimitedError(
             f"Discord rate-limited {_describe(out)} for {float(retry_after):.2f}s",

@@ -179,6 +179,13 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
         by: Literal["country", "author", "model"] = "country",
         period: Literal["week", "day"] = "week",
     ) -> None:
+        # Discord enforces the choices; a stale client could still send others, and the
+        # refusal must come before the public deferral to stay ephemeral.
+        if by not in ("country", "author", "model") or period not in ("week", "day"):
+            raise TokentideError(
+                f"share: by must be one of country, author, model and period week or day; "
+                f"got by={by!r} period={period!r}"
+            )
         await interaction.response.defer(thinking=True)  # the chart takes a moment to draw
         now = ctx.clock()
 

@@ -91,6 +91,8 @@ class FakeDiscord:
     command_syncs: list[dict[str, Any]] = field(default_factory=list)
     plan: list[Planned] = field(default_factory=list)
     down_status: int | None = None  # answer every message post with this (an outage)
+    remaining: int | None = None  # X-RateLimit-Remaining to report on success (None: 4)
+    reset_after: float = 0.05
     _ids: Any = field(default_factory=lambda: itertools.count(900_000_000_000_000_001))
     _nonces: dict[str, dict[str, Any]] = field(default_factory=dict)
     _runner: Any = None
@@ -123,12 +125,13 @@ class FakeDiscord:
 
     # --- helpers -----------------------------------------------------------------------
 
-    @staticmethod
-    def _ratelimit_headers(remaining: int = 4) -> dict[str, str]:
+    def _ratelimit_headers(self, remaining: int | None = None) -> dict[str, str]:
+        if remaining is None:
+            remaining = 4 if self.remaining is None else self.remaining
         return {
             "X-RateLimit-Limit": "5",
             "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Reset-After": "0.05",
+            "X-RateLimit-Reset-After": str(self.reset_after),
             "X-RateLimit-Bucket": "fakebucket",
         }
 

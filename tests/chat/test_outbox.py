@@ -305,3 +305,17 @@ async def test_unwritable_console_directory_is_retried(db, db_path):
     assert counts["retrying"] == 1
     row = _row(db, delivery)
     assert row["status"] == "pending" and "cannot write the Markdown copy" in row["last_error"]
+
+
+async def test_exhausted_bucket_defers_the_rest_of_a_delivery(db, fake, webhook_settings):
+    delivery = _enqueue(db, webhook_settings, messages=_messages(3))
+    fake.remaining, fake.reset_after = 0, 90.0  # bucket empty for longer than we wait inline
+    counts = await _deliver(db, webhook_settings, NOW)
+    assert counts["retrying"] == 1
+    assert len(fake.requests) == 1  # nothing sent into an exhausted bucket
+    row = _row(db, delivery)
+    assert row["parts_sent"] == 1 and row["attempts"] == 0
+    assert row["next_attempt_at"] == "2026-11-28T08:01:30Z"
+    fake.remaining, fake.reset_after = None, 0.05
+    await _deliver(db, webhook_settings, NOW + timedelta(minutes=2))
+    assert [m["content"][:6] for m in fake.messages] == ["part 1", "part 2", "part 3"]

@@ -209,3 +209,54 @@ async def test_share_without_data_says_so_ephemerally(bot, fake):
     body, followups = await invoke(bot, fake, "share")
     assert body["type"] == DEFERRED_CHANNEL_MESSAGE
     assert "no token data yet" in followups[-1]["content"]
+
+
+def _seed_token_share(db):
+    """Two complete ISO weeks of market-share rows: China overtakes the US."""
+    weeks = [
+        ("2026-11-09T00:00:00Z", "2026-11-16T00:00:00Z", 40, 60),
+        ("2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z", 58, 42),
+    ]
+    with db.conn:
+        for sid, (start, end, cn, us) in enumerate(weeks, 1):
+            db.execute(
+                "INSERT INTO token_snapshots (id, source, fetched_at, window_start, window_end, "
+                "granularity, content_hash, payload, as_of) VALUES (?, 'market-share', ?, ?, ?, "
+                "'week', ?, '{}', ?)",
+                [sid, end, start, end, f"h{sid}", end],
+            )
+            for model, author, country, tokens in (
+                ("deepseek/deepseek-v3", "deepseek", "CN", cn),
+                ("openai/gpt-5", "openai", "US", us),
+            ):
+                db.execute(
+                    "INSERT INTO token_usage (snapshot_id, window_start, window_end, granularity, "
+                    "source, model, author, country, total_tokens) "
+                    "VALUES (?, ?, ?, 'week', 'market-share', ?, ?, ?, ?)",
+                    [sid, start, end, model, author, country, tokens * 10**9],
+                )
+
+
+async def test_share_defers_then_sends_table_and_chart(bot, fake, db):
+    _seed_token_share(db)
+    body, followups = await invoke(
+        bot, fake, "share", [{"name": "by", "type": 3, "value": "country"}]
+    )
+    assert body["type"] == DEFERRED_CHANNEL_MESSAGE
+    assert not (body.get("data", {}).get("flags") or 0) & EPHEMERAL
+    reply = followups[-1]
+    embed = reply["embeds"][0]
+    assert "CN" in embed["description"] and "58.0%" in embed["description"]
+    assert "+18.0 pts" in embed["description"]
+    assert "OpenRouter" in embed["footer"]["text"]
+    assert embed["image"]["url"] == "attachment://share.png"
+    assert reply["files"] and reply["files"][0]["png"]
+    assert reply["allowed_mentions"]["parse"] == []
+
+
+async def test_share_refuses_unknown_choice_ephemerally(bot, fake, db):
+    _seed_token_share(db)
+    body, _ = await invoke(bot, fake, "share", [{"name": "by", "type": 3, "value": "planet"}])
+    assert body["type"] == CHANNEL_MESSAGE and body["data"]["flags"] & EPHEMERAL
+    assert "by must be one of" in body["data"]["content"]
+    assert fake.messages == []
