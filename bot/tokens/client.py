@@ -113,8 +113,11 @@ class OpenRouterClient:
             last_try = attempt == attempts - 1
             backoff = self.conf.retry_backoff_s * (2**attempt)
             try:
-                status, resp_headers, body = await self._fetch(url, params, headers, where)
-            except httpx.TimeoutException:
+                # A total deadline: httpx's own timeout applies to each read, so a server
+                # dripping bytes could otherwise hold a poll for ever.
+                async with asyncio.timeout(self.conf.timeout_s):
+                    status, resp_headers, body = await self._fetch(url, params, headers, where)
+            except (httpx.TimeoutException, TimeoutError):
                 problem = f"{where}: no answer within openrouter.timeout_s={self.conf.timeout_s:g}s"
                 if last_try:
                     raise OpenRouterError(problem) from None

@@ -58,6 +58,7 @@ class Canned:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # to provoke client timeouts (the client's limit is set tiny)
+    drip_s: float = 0.0  # pause between 100-byte pieces of the body: slow but never silent
 
 
 def json_response(payload, status: int = 200, **headers) -> Canned:
@@ -95,7 +96,12 @@ class OpenRouterStandIn:
                 self.end_headers()
                 # The client may have given up already (timeout tests).
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(canned.body)
+                    if not canned.drip_s:
+                        self.wfile.write(canned.body)
+                    for i in range(0, len(canned.body) if canned.drip_s else 0, 100):
+                        self.wfile.write(canned.body[i : i + 100])
+                        self.wfile.flush()
+                        time.sleep(canned.drip_s)
 
             def log_message(self, *args):
                 pass

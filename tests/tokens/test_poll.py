@@ -208,3 +208,13 @@ async def test_an_oversized_answer_is_refused_without_reading_it_all(db, server,
     with pytest.raises(OpenRouterError, match="larger than openrouter.max_bytes=50000"):
         await poll(db, settings, sleep)
     assert db.execute("SELECT COUNT(*) FROM token_snapshots").fetchone()[0] == 0
+
+
+async def test_a_server_dripping_bytes_cannot_hold_a_poll(db, server, sleep):
+    settings = make_settings(server.url, openrouter={"timeout_s": 0.3, "max_retries": 0})
+    body = json_response(real_models_payload("2026-07-12")).body
+    drip = Canned(200, body, {"Content-Type": "application/json"}, drip_s=0.05)
+    server.set(MODELS, drip)
+    server.set(MARKET, drip)
+    with pytest.raises(OpenRouterError, match="no answer within openrouter.timeout_s=0.3s"):
+        await poll(db, settings, sleep)
