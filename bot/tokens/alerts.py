@@ -79,7 +79,8 @@ def judge(
 def _record(db, snapshot: dict, period: Period | None, shares, leader, kind, reason, now, did=None):
     with db.conn:
         db.execute(
-            """INSERT INTO share_alerts (snapshot_id, evaluated_at, source, period_start,
+            # OR IGNORE: a second process judging the same snapshot at once changes nothing.
+            """INSERT OR IGNORE INTO share_alerts (snapshot_id, evaluated_at, source, period_start,
                    period_end, shares, leader, kind, delivery_id, reason)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
@@ -187,6 +188,11 @@ def detect_changes(db: sqlite_utils.Database, settings: Settings, *, now: dateti
         payload=payload,
         now=now,
     )
+    if delivery_id is None:  # queued before a crash stopped us recording it: same alert
+        delivery_id = db.execute(
+            "SELECT id FROM deliveries WHERE kind = 'share_alert' AND key = ? AND destination = ?",
+            [f"snapshot:{snapshot['id']}", destination_for(settings)],
+        ).fetchone()[0]
     _record(
         db,
         snapshot,
@@ -198,4 +204,4 @@ def detect_changes(db: sqlite_utils.Database, settings: Settings, *, now: dateti
         now,
         delivery_id,
     )
-    return [delivery_id] if delivery_id is not None else []
+    return [delivery_id]

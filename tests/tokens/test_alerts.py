@@ -180,3 +180,22 @@ def test_judge_is_pure_and_reports_every_tracked_country():
     assert [m["country"] for m in moves] == ["CN", "US", "FR"]
     assert reasons == ["CN moved -5.0 points", "US moved +5.0 points"]
     assert leader == {"before": "CN", "after": "CN", "changed": False}
+
+
+def test_a_crash_between_queueing_and_recording_does_not_double_alert(db):
+    s = settings()
+    snapshot(db, 10, 60, 40)
+    detect_changes(db, s, now=T0)
+    sid = snapshot(db, 11, 50, 50)
+    [first] = detect_changes(db, s, now=T0)
+    # Simulate the crash: the decision was never written, the delivery was.
+    with db.conn:
+        db.execute("DELETE FROM share_alerts WHERE snapshot_id = ?", [sid])
+    assert detect_changes(db, s, now=T0) == [first]
+    assert len(outbox(db)) == 1
+    assert (
+        db.execute("SELECT delivery_id FROM share_alerts WHERE snapshot_id = ?", [sid]).fetchone()[
+            0
+        ]
+        == first
+    )
