@@ -20,15 +20,20 @@ DATA_FILE = "author_country.csv"
 
 def read_country_table(text: str, source: str = DATA_FILE) -> dict[str, str]:
     """Parse the CSV (lines starting with '#' are provenance comments) into {slug: country}."""
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    reader = csv.DictReader(io.StringIO("\n".join(lines)))
+    numbered = [
+        (n, line)
+        for n, line in enumerate(text.splitlines(), start=1)
+        if not line.lstrip().startswith("#")
+    ]
+    reader = csv.DictReader(io.StringIO("\n".join(line for _, line in numbered)))
     table: dict[str, str] = {}
-    for n, row in enumerate(reader, start=2):
+    for row in reader:
         slug = (row.get("author_slug") or "").strip().lower()
         country = (row.get("country") or "").strip()
         if not slug or not _valid_code(country):
+            line = numbered[reader.line_num - 1][0]  # the file's own line number, comments included
             raise ConfigError(
-                f"{source}: row {n}: expected author_slug and a country code, got {row!r}"
+                f"{source}: line {line}: expected author_slug and a country code, got {row!r}"
             )
         table[slug] = country
     return table

@@ -41,5 +41,5 @@ def test_author_of(slug, author):
 
 
 def test_a_bad_row_in_the_table_is_named():
-    with pytest.raises(ConfigError, match="row 3"):
+    with pytest.raises(ConfigError, match="line 4: expected author_slug and a country code"):
         read_country_table("# comment\nauthor_slug,country\nqwen,CN\nodd,China\n")
