@@ -319,3 +319,47 @@ async def test_exhausted_bucket_defers_the_rest_of_a_delivery(db, fake, webhook_
     fake.remaining, fake.reset_after = None, 0.05
     await _deliver(db, webhook_settings, NOW + timedelta(minutes=2))
     assert [m["content"][:6] for m in fake.messages] == ["part 1", "part 2", "part 3"]
+
+
+async def test_share_alert_is_rendered_when_sent_with_related_stories(db, fake, webhook_settings):
+    """The tracker enqueues numbers only; the worker renders them with the archive's stories."""
+    with db.conn:
+        db.execute(
+            "INSERT INTO articles (url, title, outlet, published_at, fetched_at, topics) "
+            "VALUES ('https://news.example/ds', '@everyone DeepSeek V4 tops usage charts', "
+            "'SCMP', ?, ?, '[]')",
+            ["2026-11-27T10:00:00Z", "2026-11-27T10:00:00Z"],
+        )
+    payload = {
+        "type": "share_alert",
+        "snapshot_id": 12,
+        "as_of": "2026-11-28T06:00:00Z",
+        "citation": "Source: OpenRouter (openrouter.ai/rankings), as of 2026-11-28",
+        "period": {"start": "2026-11-16T00:00:00Z", "end": "2026-11-23T00:00:00Z"},
+        "moves": [{"country": "CN", "from": 0.40, "to": 0.58, "points": 18.0}],
+        "leader": {"before": "US", "after": "CN", "changed": True},
+        "movers": [
+            {
+                "kind": "author",
+                "name": "deepseek",
+                "country": "CN",
+                "from": 0.10,
+                "to": 0.25,
+                "points": 15.0,
+            }
+        ],
+    }
+    delivery = enqueue(
+        db,
+        kind="share_alert",
+        key="snapshot:12",
+        destination=destination_for(webhook_settings),
+        payload=payload,
+        now=NOW,
+    )
+    assert (await _deliver(db, webhook_settings, NOW))["sent"] == 1
+    text = json.dumps([(m["content"], m["embeds"]) for m in fake.messages])
+    assert "Token share alert" in text and "DeepSeek V4" in text
+    assert "@everyone" not in text
+    _assert_never_pings(fake)
+    assert _row(db, delivery)["status"] == "sent"

@@ -260,3 +260,49 @@ async def test_share_refuses_unknown_choice_ephemerally(bot, fake, db):
     assert body["type"] == CHANNEL_MESSAGE and body["data"]["flags"] & EPHEMERAL
     assert "by must be one of" in body["data"]["content"]
     assert fake.messages == []
+
+
+async def test_bot_hosts_the_scheduler_and_posts_through_its_own_client(fake, db, db_path):
+    """DISCORD_TOKEN set: setup_hook catches up the daily digest and starts the scheduler in
+    the bot's loop; deliveries use the bot's HTTP client (nonce + enforce_nonce)."""
+    from bot.clock import utcnow
+    from bot.jobs import deliver_job
+
+    from .test_commands import HEADLINES
+
+    now = utcnow()
+    for n, title in enumerate(HEADLINES, 1):
+        _add_story(db, n, title)
+        with db.conn:
+            db.execute(
+                "UPDATE stories SET first_seen = ?, last_seen = ? WHERE id = ?",
+                [to_iso(now), to_iso(now), n],
+            )
+            db.execute(
+                "UPDATE articles SET published_at = ?, fetched_at = ? WHERE story_id = ?",
+                [to_iso(now), to_iso(now), n],
+            )
+    saved = Route.BASE
+    configure_route_base(fake.base)
+    settings = make_settings(
+        db_path,
+        base=fake.base,
+        token=fake.token,
+        channel_id=555,
+        extra={"openrouter": {"base_url": "http://127.0.0.1:9", "max_retries": 0, "timeout_s": 1}},
+    )
+    client = TokentideBot(settings, db, run_jobs=True)
+    try:
+        await client.login(fake.token)
+        assert client._scheduler is not None and client._scheduler.running
+        runs = dict(db.execute("SELECT job, status FROM job_runs").fetchall())
+        assert runs.get("daily_digest") == "ok"  # the catch-up on start
+        await deliver_job(client._app, now=utcnow())
+    finally:
+        await client.close()
+        Route.BASE = saved
+    assert client._scheduler is None
+    posted = [m for m in fake.messages if m["where"] == "channel:555"]
+    assert posted and all(m["nonce"] and m["allowed_mentions"] == {"parse": []} for m in posted)
+    assert db.execute("SELECT status FROM deliveries").fetchall() == [("sent",)]
+    assert len({m["nonce"] for m in posted}) == len(posted)
