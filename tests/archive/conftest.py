@@ -1,7 +1,7 @@
 """An archive filled from real captured feeds, and a real `tokentide serve` over it.
 
-The articles are the entries of three publishers' feeds (tests/fixtures/archive/), parsed with
-feedparser and stored with the core-1 columns; stories group a few of them; token_usage rows
+The articles come from three publishers' captured feeds (tests/fixtures/archive/), fetched by
+the feeds room's real poll from a local HTTP server; stories group a few of them; token_usage rows
 are made up (six ISO weeks, a handful of makers). The server is the real command in a
 subprocess on a free localhost port, with fake secrets in its environment so tests can prove
 they never reach a page.
@@ -9,18 +9,18 @@ they never reach a page.
 
 from __future__ import annotations
 
-import calendar
+import asyncio
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
-from io import BytesIO
 from pathlib import Path
 
-import feedparser
 import httpx
 import pytest
 
@@ -69,53 +69,71 @@ def _topics_for(title: str) -> list[str]:
     return topics
 
 
+class _FeedHandler(http.server.BaseHTTPRequestHandler):
+    """Serves the captured feeds with their real content types (a local stand-in publisher)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        types = {file: ctype for file, _, _, ctype in FEEDS}
+        name = self.path.lstrip("/")
+        if name not in types:
+            self.send_error(404)
+            return
+        body = (FIXTURES / name).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", types[name])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+def poll_fixture_feeds(db, now: datetime) -> int:
+    """Run the feeds room's real poll against a local server serving the captured feeds."""
+    from bot.config import parse_settings
+    from bot.feeds.fetch import make_client
+    from bot.feeds.poll import poll_feeds, sync_config_feeds
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FeedHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        feeds = [
+            {"name": name, "url": f"http://127.0.0.1:{port}/{file}", "outlet": outlet}
+            for file, name, outlet, _ in FEEDS
+        ]
+        settings = parse_settings({"feeds": feeds, "fetch": {"timeout_s": 10}}, "test.yaml")
+        sync_config_feeds(db, settings, now=now)
+
+        async def poll() -> dict:
+            async with make_client(settings) as client:
+                return await poll_feeds(db, settings, client, now=now, all_feeds=True)
+
+        counts = asyncio.run(poll())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert counts["errors"] == 0 and counts["new_articles"] > 0, counts
+    return counts["new_articles"]
+
+
 def fill_archive(path: Path, now: datetime) -> dict:
     """Fill a fresh archive at `path`; returns facts the tests check against."""
     db = open_db(path)
-    created = to_iso(now)
-    facts: dict = {"stories": {}, "articles": 0}
+    facts: dict = {"stories": {}, "articles": poll_fixture_feeds(db, now)}
     with db.conn:
-        for i, (file, name, outlet, ctype) in enumerate(FEEDS, start=1):
-            db["feeds"].insert(
-                {
-                    "id": i,
-                    "url": f"http://127.0.0.1:9/{file}",
-                    "name": name,
-                    "outlet": outlet,
-                    "created_at": created,
-                    "last_checked_at": created,
-                    "last_success_at": created,
-                    "last_status": 200,
-                }
+        # Topic tags as the narratives room would leave them (keyword stand-in, no model here).
+        for article_id, title in db.execute("SELECT id, title FROM articles").fetchall():
+            db.execute(
+                "UPDATE articles SET topics = ? WHERE id = ?",
+                [json.dumps(_topics_for(title)), article_id],
             )
-            parsed = feedparser.parse(
-                BytesIO((FIXTURES / file).read_bytes()),
-                response_headers={"content-type": ctype},
-            )
-            rows = []
-            for entry in parsed.entries:
-                stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-                published = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
-                rows.append(
-                    {
-                        "feed_id": i,
-                        "url": entry.link,
-                        "link": entry.link,
-                        "guid": entry.get("id"),
-                        "title": entry.title,
-                        "summary": entry.get("summary", ""),
-                        "author": entry.get("author"),
-                        "outlet": outlet,
-                        "published_at": to_iso(published),
-                        "fetched_at": created,
-                        "topics": json.dumps(_topics_for(entry.title)),
-                    }
-                )
-            db["articles"].insert_all(rows)
-            facts["articles"] += len(rows)
         # Stories: the first STORY_SIZE articles of each feed, so each story has one outlet,
         # plus one cross-outlet story made of every feed's newest article.
-        for feed_id in range(1, len(FEEDS) + 1):
+        feed_ids = [r[0] for r in db.execute("SELECT id FROM feeds ORDER BY id").fetchall()]
+        for feed_id in feed_ids:
             ids = [
                 r[0]
                 for r in db.execute(
@@ -128,13 +146,15 @@ def fill_archive(path: Path, now: datetime) -> dict:
             r[0]
             for r in db.execute(
                 "SELECT (SELECT id FROM articles a WHERE a.feed_id = f.id "
-                "ORDER BY published_at DESC LIMIT 1) FROM feeds f"
+                "ORDER BY published_at DESC LIMIT 1) FROM feeds f ORDER BY f.id"
             ).fetchall()
         ]
         facts["cross_outlet_story"] = _make_story(db, newest, facts)
         _fill_tokens(db, now)
-    db.execute("UPDATE feeds SET error_count = 3, last_error = 'HTTP 503' WHERE id = 3")
-    db.conn.commit()
+        db.execute(
+            "UPDATE feeds SET error_count = 3, last_error = 'HTTP 503' WHERE id = ?",
+            [feed_ids[-1]],
+        )
     db.close()
     return facts
 

@@ -168,7 +168,7 @@ def copy_server(archive, config_file, tmp_path):
         stop_serve(proc)
 
 
-def test_reading_while_the_bot_writes_never_sees_a_locked_database(copy_server):
+def test_reading_while_the_bot_writes_never_sees_a_locked_database(copy_server, archive):
     base, path = copy_server
     writes = 300
     done = threading.Event()
@@ -221,7 +221,7 @@ def test_reading_while_the_bot_writes_never_sees_a_locked_database(copy_server):
             assert answered < 5000  # bounded even if the writer hung
     thread.join()
     assert errors == []
-    assert count_articles(path) == 80 + writes
+    assert count_articles(path) == archive[1]["articles"] + writes
     search = client_get_json(base, "/archive/articles.json?_search=Loop+chip&_size=1")
     assert search["filtered_table_rows_count"] == writes
 
@@ -284,7 +284,7 @@ def test_port_in_use_is_one_clear_line(archive, config_file, tmp_path):
         )
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
-    assert count_articles(path) == 80
+    assert count_articles(path) == archive[1]["articles"]
 
 
 @pytest.mark.parametrize("port", ["0", "70000", "http"])
