@@ -34,7 +34,8 @@ def _store(
         db,
         parsed,
         body=fetched.body,
-        digest=content_hash(fetched.payload),
+        # Only `data` counts: a `meta` that changes per request must not make a new snapshot.
+        digest=content_hash(fetched.payload["data"]),
         fetched_at=to_iso(now),
         countries=load_country_map(settings.openrouter.countries),
     )

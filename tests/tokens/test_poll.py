@@ -218,3 +218,14 @@ async def test_a_server_dripping_bytes_cannot_hold_a_poll(db, server, sleep):
     server.set(MARKET, drip)
     with pytest.raises(OpenRouterError, match="no answer within openrouter.timeout_s=0.3s"):
         await poll(db, settings, sleep)
+
+
+async def test_the_same_data_with_a_new_meta_is_stored_once(db, server, sleep):
+    settings = make_settings(server.url, key="sk-or-test")
+    days = {"2026-08-21": {"qwen/q": "300", "other": "100"}}
+    server.set(DAILY, json_response(daily_payload(days, as_of="2026-08-22T02:00:00Z")))
+    first = await poll(db, settings, sleep)
+    server.set(DAILY, json_response(daily_payload(days, as_of="2026-08-22T08:00:00Z")))
+    again = await poll(db, settings, sleep)
+    assert first["stored"] and not again["stored"]
+    assert db.execute("SELECT COUNT(*) FROM token_snapshots").fetchone()[0] == 1
