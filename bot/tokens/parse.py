@@ -161,7 +161,7 @@ def _add(sums: dict, key: tuple[str, str, str], prompt, completion, total: int, 
 def parse_rankings_models(payload: Any, *, fetched_at: datetime, days: int = 7) -> Parsed:
     """`/api/frontend/v1/rankings/models`: a rolling `days`-day window ending on the newest date.
 
-    total = prompt + completion (reasoning tokens are billed inside completion); variants such
+    total = prompt + completion (OpenRouter reports reasoning inside completion); variants such
     as ':free' or 'batch' are summed per model.
     """
     source = RANKINGS_MODELS
