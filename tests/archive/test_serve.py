@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -151,6 +152,26 @@ def test_no_secret_on_any_page_or_in_the_file(server, archive):
     for value in SECRETS.values():
         assert value.encode() not in raw
     assert seen == len(PAGES) * len(SECRETS)
+
+
+def test_pages_load_no_script_or_style_from_elsewhere(server):
+    # The chart must work offline: every script and stylesheet comes from this server.
+    for path in (
+        "/",
+        "/archive",
+        "/archive/articles",
+        "/-/dashboards/token-share",
+        "/-/dashboards/token-share/share-over-time",
+        "/archive/share_over_time",
+    ):
+        html = get(server, path).text
+        found = re.findall(r'<(?:script|link)[^>]+(?:src|href)="((?:https?:)?//[^"]+)"', html)
+        external = [url for url in found if not url.startswith(server + "/")]
+        assert external == [], (path, external)
+    html = get(server, "/-/dashboards/token-share").text
+    for script in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js"):
+        assert f"/-/static-plugins/datasette_dashboards/{script}" in html
+        assert get(server, f"/-/static-plugins/datasette_dashboards/{script}").status_code == 200
 
 
 @pytest.fixture
