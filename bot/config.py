@@ -46,6 +46,7 @@ class FetchConfig:
     backoff_max_min: float = 1440.0
     retry_after_max_min: float = 1440.0
     user_agent: str = ""
+    parse_processes: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ class OpenRouterConfig:
     retry_after_max_s: float = 120.0
     requests_per_minute: float = 30.0
     backfill_chunk_days: int = 30
-
     daily_days: int = 14
+
 
 @dataclass(frozen=True)
 class DigestConfig:
@@ -266,6 +267,7 @@ def _check_values(s: Settings) -> None:
     for name in ("max_bytes", "per_host", "max_failures"):
         need(getattr(f, name) > 0, f"fetch.{name}", "a positive integer", getattr(f, name))
     need(f.max_redirects >= 0, "fetch.max_redirects", "0 or more", f.max_redirects)
+    need(f.parse_processes >= 0, "fetch.parse_processes", "0 or more", f.parse_processes)
     need(
         f.max_interval_min >= f.min_interval_min,
         "fetch.max_interval_min",
@@ -299,9 +301,9 @@ def _check_values(s: Settings) -> None:
         need(getattr(o, name) > 0, f"openrouter.{name}", "a positive number", getattr(o, name))
     for name in ("max_retries", "retry_backoff_s", "retry_after_max_s"):
         need(getattr(o, name) >= 0, f"openrouter.{name}", "0 or more", getattr(o, name))
+    need(o.daily_days <= 366, "openrouter.daily_days", "at most 366", o.daily_days)
     need(
         o.backfill_chunk_days <= 366,
-    need(o.daily_days <= 366, "openrouter.daily_days", "at most 366", o.daily_days)
         "openrouter.backfill_chunk_days",
         "at most 366 (the Data API's longest range)",
         o.backfill_chunk_days,

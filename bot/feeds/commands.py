@@ -25,17 +25,24 @@ def poll_cmd(obj: Any, all_feeds: bool) -> None:
       tokentide poll --all
     """
     from bot.feeds.fetch import make_client
-    from bot.feeds.poll import poll_feeds, sync_config_feeds
+    from bot.feeds.poll import make_parse_pool, poll_feeds, sync_config_feeds
 
     settings, db = obj.settings, obj.db
     now = utcnow()
     sync_config_feeds(db, settings, now=now)
+    pool = make_parse_pool(settings)
 
     async def run() -> dict:
         async with make_client(settings) as client:
-            return await poll_feeds(db, settings, client, now=now, all_feeds=all_feeds)
+            return await poll_feeds(
+                db, settings, client, now=now, all_feeds=all_feeds, parse_pool=pool
+            )
 
-    counts = asyncio.run(run())
+    try:
+        counts = asyncio.run(run())
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     click.echo(
         f"polled {counts['feeds_polled']} feeds: {counts['new_articles']} new articles, "
         f"{counts['not_modified']} not modified, {counts['errors']} errors"

@@ -46,6 +46,8 @@ SUMMARY_MAX_CHARS = 2000
 
 _SCMP_ARTICLE = re.compile(r"/article/(\d{5,})(?:/|$)")
 _TAG = re.compile(r"<[^>]*>")
+# Text inside these never reads as prose (feedparser's sanitiser is off, see parse.py).
+_INVISIBLE = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 
 
@@ -90,7 +92,7 @@ def strip_html(text: str | None, limit: int = SUMMARY_MAX_CHARS) -> str:
     """Plain text from a feed's HTML-ish summary: tags dropped, entities decoded, spaces folded."""
     if not text:
         return ""
-    plain = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text))).strip()
+    plain = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", _INVISIBLE.sub(" ", text)))).strip()
     if len(plain) > limit:
         plain = plain[: limit - 1].rstrip() + "…"
     return plain

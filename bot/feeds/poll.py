@@ -8,8 +8,11 @@ untouched, and the next cycle fetches the untouched ones again without duplicati
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import multiprocessing
 import random
+from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,8 +23,7 @@ from bot.clock import to_iso
 from bot.config import Settings
 from bot.errors import FeedError
 from bot.feeds.fetch import Fetched, FetchError, HostLimiter, fetch_feed
-from bot.feeds.normalise import normalise_entry
-from bot.feeds.parse import ParsedFeed, parse_feed
+from bot.feeds.parse import FeedItems, read_items
 from bot.feeds.schedule import next_check_after_success, plan_after_failure
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,15 @@ log = logging.getLogger(__name__)
 # Google News items carry redirect links, not the outlet's URL: the same story from the same
 # outlet within this window is the same article.
 AGGREGATED_MATCH_HOURS = 36
+
+
+def make_parse_pool(settings: Settings) -> ProcessPoolExecutor | None:
+    """Parser processes for a poll (fetch.parse_processes; 0 = parse in a thread). Spawned, not
+    forked, so they never inherit the event loop, sockets or the database handle."""
+    workers = settings.fetch.parse_processes
+    if workers <= 0:
+        return None
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def sync_config_feeds(db: sqlite_utils.Database, settings: Settings, *, now: datetime) -> dict:
@@ -83,14 +94,19 @@ def select_feeds(
     return [dict(row) for row in db.query(sql + " ORDER BY id", params)]
 
 
-def _is_duplicate(db: sqlite_utils.Database, feed_id: int, item: dict) -> bool:
-    """Dedupe layers, cheapest first (DESIGN "Dedupe")."""
-    if db.execute(
-        "SELECT 1 FROM articles WHERE feed_id = ? AND guid = ?", [feed_id, item["guid"]]
-    ).fetchone():
-        return True
-    if db.execute("SELECT 1 FROM articles WHERE url = ?", [item["url"]]).fetchone():
-        return True
+def _existing(db: sqlite_utils.Database, sql: str, fixed: list, values: list[str]) -> set[str]:
+    """Which of `values` the query finds; chunked to stay under SQLite's variable limit."""
+    found: set[str] = set()
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        found.update(row[0] for row in db.execute(sql.format(marks=marks), [*fixed, *chunk]))
+    return found
+
+
+def _seen_elsewhere(db: sqlite_utils.Database, feed_id: int, item: dict) -> bool:
+    """The dedupe layers after guid and URL (DESIGN "Dedupe")."""
     # A feed that rewrites guids and links still repeats title + publication time.
     if (
         item["title"]
@@ -126,7 +142,7 @@ def store_success(
     db: sqlite_utils.Database,
     feed: dict,
     fetched: Fetched,
-    parsed: ParsedFeed | None,
+    parsed: FeedItems | None,
     settings: Settings,
     *,
     now: datetime,
@@ -141,10 +157,27 @@ def store_success(
     )
     new = 0
     with db.conn:
-        if parsed is not None:
-            for entry in parsed.entries:
-                item = normalise_entry(entry, feed_outlet=feed["outlet"], feed_url=feed["url"])
-                if item is None or _is_duplicate(db, feed["id"], item):
+        if parsed is not None and parsed.items:
+            # Guid within the feed and canonical URL anywhere: two queries for the whole feed,
+            # so re-reading an unchanged feed costs almost nothing.
+            guids = _existing(
+                db,
+                "SELECT guid FROM articles WHERE feed_id = ? AND guid IN ({marks})",
+                [feed["id"]],
+                [i["guid"] for i in parsed.items],
+            )
+            urls = _existing(
+                db,
+                "SELECT url FROM articles WHERE url IN ({marks})",
+                [],
+                [i["url"] for i in parsed.items],
+            )
+            for item in parsed.items:
+                if item["guid"] in guids or item["url"] in urls:
+                    continue
+                guids.add(item["guid"])
+                urls.add(item["url"])
+                if _seen_elsewhere(db, feed["id"], item):
                     continue
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO articles (feed_id, url, link, guid, title, summary, "
@@ -223,8 +256,10 @@ async def _check(
     feed: dict,
     settings: Settings,
     limiter: HostLimiter,
+    parse_slot: asyncio.Semaphore,
+    parse_pool: Executor | None,
     now: datetime,
-) -> tuple[dict, Fetched | None, ParsedFeed | None, FeedError | None]:
+) -> tuple[dict, Fetched | None, FeedItems | None, FeedError | None]:
     try:
         fetched = await fetch_feed(
             client,
@@ -237,8 +272,16 @@ async def _check(
         )
         if fetched.status == 304:
             return feed, fetched, None, None
-        # Parsing is CPU work: keep it off the loop so other feeds' timeouts stay honest.
-        parsed = await asyncio.to_thread(parse_feed, fetched.body, fetched.headers, url=fetched.url)
+        # Parsing is CPU work, kept off the loop so other feeds' timeouts stay honest: in
+        # parser processes when given (all cores, no GIL), else one worker thread at a time.
+        job = functools.partial(
+            read_items, fetched.body, fetched.headers, url=fetched.url, outlet=feed["outlet"]
+        )
+        if parse_pool is not None:
+            parsed = await asyncio.get_running_loop().run_in_executor(parse_pool, job)
+        else:
+            async with parse_slot:
+                parsed = await asyncio.to_thread(job)
         return feed, fetched, parsed, None
     except FeedError as exc:
         return feed, None, None, exc
@@ -252,16 +295,24 @@ async def poll_feeds(
     now: datetime,
     all_feeds: bool = False,
     rng: random.Random | None = None,
+    parse_pool: Executor | None = None,
 ) -> dict:
     """Poll due feeds (or every enabled feed with `all_feeds`). Returns counts:
-    feeds_polled, new_articles, errors, not_modified."""
+    feeds_polled, new_articles, errors, not_modified.
+
+    `parse_pool` (from `make_parse_pool`) parses in other processes; without it parsing runs
+    in one worker thread, which is enough for a few dozen feeds."""
     rng = rng or random.Random()
     feeds = select_feeds(db, now=now, all_feeds=all_feeds)
     limiter = HostLimiter(settings.fetch.per_host)
     counts = {"feeds_polled": 0, "new_articles": 0, "errors": 0, "not_modified": 0}
     unreachable: list[tuple[dict, FetchError]] = []
     reached_any = False
-    tasks = [asyncio.ensure_future(_check(client, f, settings, limiter, now)) for f in feeds]
+    parse_slot = asyncio.Semaphore(1)
+    tasks = [
+        asyncio.ensure_future(_check(client, f, settings, limiter, parse_slot, parse_pool, now))
+        for f in feeds
+    ]
     try:
         for next_done in asyncio.as_completed(tasks):
             feed, fetched, parsed, error = await next_done

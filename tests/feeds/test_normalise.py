@@ -53,6 +53,7 @@ def test_canonical_url(given: str, expected: str) -> None:
 def test_strip_html_decodes_and_folds() -> None:
     assert strip_html("<p>Chips &amp; <b>export</b>\n\n controls</p>") == "Chips & export controls"
     assert strip_html(None) == ""
+    assert strip_html("<p>a<script>alert(1)</script> b<STYLE>p{}</style></p>") == "a b"
     long = strip_html("word " * 1000, limit=50)
     assert len(long) == 50 and long.endswith("…")
 

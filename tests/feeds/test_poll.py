@@ -10,18 +10,24 @@ import pytest
 
 from bot.feeds.fetch import make_client
 from bot.feeds.normalise import normalise_entry
-from bot.feeds.poll import poll_feeds, select_feeds, sync_config_feeds
+from bot.feeds.poll import make_parse_pool, poll_feeds, select_feeds, sync_config_feeds
 
 from .feed_server import FEED_FIXTURES, PUBLISHER_FEEDS, corpus_files, corpus_headers
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-async def poll(db, settings, *, now=NOW, all_feeds=True) -> dict:
+async def poll(db, settings, *, now=NOW, all_feeds=True, parse_pool=None) -> dict:
     sync_config_feeds(db, settings, now=now)
     async with make_client(settings) as client:
         return await poll_feeds(
-            db, settings, client, now=now, all_feeds=all_feeds, rng=random.Random(0)
+            db,
+            settings,
+            client,
+            now=now,
+            all_feeds=all_feeds,
+            rng=random.Random(0),
+            parse_pool=parse_pool,
         )
 
 
@@ -349,3 +355,16 @@ async def test_removed_config_feed_is_switched_off_not_deleted(db, feed_server, 
     counts = await poll(db, feed_settings([a]))
     assert counts["feeds_polled"] == 1
     assert feed(db, "b")["enabled"] == 0 and count_for(db, "b") == 10
+
+
+async def test_parser_processes_give_the_same_archive(db, feed_server, feed_settings):
+    feeds = [(n, feed_server.url(f"/feed/{n}"), n) for n in PUBLISHER_FEEDS]
+    feeds.append(("login", feed_server.url("/login")))
+    settings = feed_settings(feeds, parse_processes=1)
+    pool = make_parse_pool(settings)
+    assert pool is not None
+    with pool:
+        counts = await poll(db, settings, parse_pool=pool)
+    assert counts["new_articles"] == 98 and counts["errors"] == 1
+    assert feed(db, "login")["last_error"].startswith("not a feed: got an HTML page")
+    assert make_parse_pool(feed_settings(feeds)) is None  # default: parse in a thread
