@@ -192,12 +192,30 @@ def _tokens_2(db: sqlite_utils.Database) -> None:
     )
 
 
+def _narratives_1(db: sqlite_utils.Database) -> None:
+    # A story's running vector sum (centroid = sum / |sum|) and name counts, so the online
+    # clusterer resumes from the archive without re-reading every member article.
+    db.executescript(
+        """
+        CREATE TABLE story_vectors (
+            story_id INTEGER PRIMARY KEY REFERENCES stories(id),
+            model TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector_sum BLOB NOT NULL,                   -- float32, sum of member vectors
+            names TEXT NOT NULL DEFAULT '{}'            -- JSON {name: count}
+        );
+        CREATE INDEX IF NOT EXISTS articles_duplicate_of ON articles(duplicate_of);
+        """
+    )
+
+
 # (name, function) in the order they run. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("core-1", _core_1),
     ("chat-1", _chat_1),
     ("tokens-1", _tokens_1),
     ("tokens-2", _tokens_2),
+    ("narratives-1", _narratives_1),
 ]
 
 

@@ -1,0 +1,287 @@
+"""Quality of topic tags and story clusters on labelled news (the eval schema of ../shared/eval).
+
+Usage:
+    python benchmarks/quality.py [--data FILE.jsonl] [--uci FILE.jsonl] [--smoke] [--fit]
+
+Defaults: the dev set is read from ../shared/eval/domain_news_dev.jsonl next to the repository
+(i.e. <repo>/../shared/eval/); when it is absent the script says so and exits 0. Prints one
+table: BCubed P/R/F1 of stories, per-topic P/R/F1, the thresholds used, and cross-validated
+numbers (5 folds by story: the held-out stories never influence the weights or thresholds
+they are scored with). `--fit` refits the shipped topic weights (bot/narratives/topic_head.json)
+and prints the story parameters chosen on the full file. Needs scikit-learn for CV and --fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bot.config import default_topics  # noqa: E402
+from bot.narratives.cluster import DEFAULT_PARAMS, ClusterParams, StoryIndex  # noqa: E402
+from bot.narratives.embed import Embedder  # noqa: E402
+from bot.narratives.text import article_text, names, normalise_title  # noqa: E402
+from bot.narratives.topics import HEAD_FILE, KEYWORD_CAP, TopicTagger, load_head  # noqa: E402
+
+EVAL = REPO.parent / "shared" / "eval"
+FOLDS = 5
+
+
+def bcubed(pred: list, gold: list) -> tuple[float, float, float]:
+    n = len(pred)
+    pc, gc, both = Counter(pred), Counter(gold), Counter(zip(pred, gold, strict=True))
+    p = sum(both[(a, b)] / pc[a] for a, b in zip(pred, gold, strict=True)) / n
+    r = sum(both[(a, b)] / gc[b] for a, b in zip(pred, gold, strict=True)) / n
+    return p, r, 2 * p * r / (p + r)
+
+
+def prf(pred: np.ndarray, gold: np.ndarray) -> tuple[float, float, float]:
+    tp = int(np.sum(pred & gold))
+    p = tp / max(int(pred.sum()), 1)
+    r = tp / max(int(gold.sum()), 1)
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def load_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def row_time(row: dict) -> float:
+    dt = datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+class Corpus:
+    """Rows with everything the clusterer needs precomputed (vectors embedded once)."""
+
+    def __init__(self, rows: list[dict], embedder: Embedder) -> None:
+        self.rows = rows
+        self.texts = [article_text(r.get("title"), r.get("summary") or r.get("text")) for r in rows]
+        self.vectors = embedder.encode(self.texts)
+        self.times = [row_time(r) for r in rows]
+        self.names = [names(t) for t in self.texts]
+        self.keys = [normalise_title(r.get("title")) for r in rows]
+        self.gold = [r["story"] for r in rows]
+
+    def cluster(self, order: list[int], params: ClusterParams) -> list[int]:
+        index = StoryIndex(params, self.vectors.shape[1])
+        labels, next_id = [], 0
+        for i in order:
+            index.expire(self.times[i])
+            a = index.assign(
+                i,
+                self.vectors[i],
+                self.times[i],
+                self.names[i],
+                self.rows[i].get("publisher"),
+                self.rows[i].get("title") or "",
+                self.keys[i],
+            )
+            if a.is_new:
+                index.stories[a.slot].story_id = next_id
+                next_id += 1
+            labels.append(index.stories[a.slot].story_id)
+        return labels
+
+    def score(self, order: list[int], params: ClusterParams) -> tuple[float, float, float]:
+        return bcubed(self.cluster(order, params), [self.gold[i] for i in order])
+
+
+def param_grid(smoke: bool) -> list[ClusterParams]:
+    d = DEFAULT_PARAMS
+    if smoke:
+        shapes = [(d.window_days, d.name_weight, d.decay)]
+        ths = np.arange(d.threshold - 0.1, d.threshold + 0.101, 0.025)
+    else:
+        shapes = [(w, nw, dc) for w in (7, 14, 30) for nw in (0, 0.05, 0.1) for dc in (0, 0.1, 0.2)]
+        ths = np.arange(0.5, 0.8, 0.0125)
+    return [ClusterParams(float(t), w, nw, dc) for w, nw, dc in shapes for t in ths]
+
+
+def story_folds(gold: list[str]) -> dict[str, int]:
+    stories = sorted(set(gold))
+    random.Random(0).shuffle(stories)
+    return {s: i % FOLDS for i, s in enumerate(stories)}
+
+
+def tune(corpus: Corpus, order: list[int], grid: list[ClusterParams]) -> ClusterParams:
+    return max(grid, key=lambda p: (round(corpus.score(order, p)[2], 4), -abs(p.threshold - 0.65)))
+
+
+def cv_stories(corpus: Corpus, grid: list[ClusterParams]) -> tuple[float, float, float]:
+    fold = story_folds(corpus.gold)
+    pred, gold = [], []
+    for f in range(FOLDS):
+        train = [i for i, g in enumerate(corpus.gold) if fold[g] != f]
+        test = [i for i, g in enumerate(corpus.gold) if fold[g] == f]
+        best = tune(corpus, train, grid)
+        pred += [f"{f}:{x}" for x in corpus.cluster(test, best)]
+        gold += [corpus.gold[i] for i in test]
+    return bcubed(pred, gold)
+
+
+# ---- topics ---------------------------------------------------------------------------------
+
+
+def topic_features(tagger: TopicTagger, corpus: Corpus) -> dict[str, np.ndarray]:
+    out = {}
+    for rule in tagger.rules:
+        proto, hits = rule.features(corpus.vectors, corpus.texts)
+        out[rule.topic_id] = np.column_stack([proto, hits])
+    return out
+
+
+def fit_head(corpus: Corpus, feats: dict[str, np.ndarray], idx: np.ndarray, model: str) -> dict:
+    """Logistic models per topic (vector + definition features) and pooled (definition only)."""
+    from sklearn.linear_model import LogisticRegression
+
+    head: dict = {"model": model, "topics": {}}
+    pooled_x, pooled_y = [], []
+    for tid, f in feats.items():
+        y = np.array([tid in corpus.rows[i]["topics"] for i in idx])
+        x = np.hstack([corpus.vectors[idx], f[idx]])
+        m = LogisticRegression(C=3.0, max_iter=5000, class_weight="balanced").fit(x, y)
+        coef = m.coef_[0]
+        head["topics"][tid] = {
+            "weights": [round(float(w), 6) for w in coef[:-2]],
+            "proto": float(coef[-2]),
+            "keywords": float(coef[-1]),
+            "bias": float(m.intercept_[0]),
+            "threshold": 0.5,
+        }
+        pooled_x.append(f[idx])
+        pooled_y.append(y)
+    m = LogisticRegression(C=10.0, max_iter=5000, class_weight="balanced")
+    m.fit(np.vstack(pooled_x), np.concatenate(pooled_y))
+    head["pooled"] = {
+        "proto": float(m.coef_[0][0]),
+        "keywords": float(m.coef_[0][1]),
+        "bias": float(m.intercept_[0]),
+        "threshold": 0.5,
+    }
+    return head
+
+
+def topic_scores(tagger: TopicTagger, corpus: Corpus, idx: np.ndarray) -> dict[str, tuple]:
+    tags = tagger.tag(corpus.vectors[idx], [corpus.texts[i] for i in idx])
+    out = {}
+    for rule in tagger.rules:
+        tid = rule.topic_id
+        pred = np.array([tid in t for t in tags])
+        gold = np.array([tid in corpus.rows[i]["topics"] for i in idx])
+        out[tid] = prf(pred, gold)
+    return out
+
+
+def cv_topics(corpus: Corpus, embedder: Embedder, pooled_only: bool = False) -> dict[str, tuple]:
+    topics = default_topics()
+    base = TopicTagger.build(topics, embedder.encode, embedder.model_id, head={})
+    feats = topic_features(base, corpus)
+    fold = story_folds(corpus.gold)
+    preds = {tid: np.zeros(len(corpus.rows), bool) for tid in topics}
+    for f in range(FOLDS):
+        train = np.array([i for i, g in enumerate(corpus.gold) if fold[g] != f])
+        test = np.array([i for i, g in enumerate(corpus.gold) if fold[g] == f])
+        head = fit_head(corpus, feats, train, embedder.model_id)
+        if pooled_only:
+            head["topics"] = {}
+        tagger = TopicTagger.build(topics, embedder.encode, embedder.model_id, head=head)
+        tags = tagger.tag(corpus.vectors[test], [corpus.texts[i] for i in test])
+        for tid in topics:
+            preds[tid][test] = [tid in t for t in tags]
+    return {
+        tid: prf(preds[tid], np.array([tid in r["topics"] for r in corpus.rows])) for tid in topics
+    }
+
+
+def fmt(x: tuple) -> str:
+    return " ".join(f"{v:.3f}" for v in x)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=EVAL / "domain_news_dev.jsonl")
+    ap.add_argument("--uci", type=Path, default=EVAL / "uci_news_head.jsonl")
+    ap.add_argument("--smoke", action="store_true", help="small grid and a UCI slice")
+    ap.add_argument("--fit", action="store_true", help="refit bot/narratives/topic_head.json")
+    args = ap.parse_args(argv)
+    if not args.data.exists():
+        print(
+            f"quality: {args.data} not found (the labelled eval set lives in ../shared/eval/ "
+            "beside the repository); nothing to measure."
+        )
+        return 0
+    started = time.monotonic()
+    embedder = Embedder()
+    rows = load_rows(args.data)
+    rows.sort(key=row_time)  # the stream order a live archive would see
+    corpus = Corpus(rows, embedder)
+    all_idx = np.arange(len(rows))
+    topics = default_topics()
+
+    if args.fit:
+        base = TopicTagger.build(topics, embedder.encode, embedder.model_id, head={})
+        head = fit_head(corpus, topic_features(base, corpus), all_idx, embedder.model_id)
+        out = REPO / "bot" / "narratives" / HEAD_FILE
+        out.write_text(json.dumps(head, separators=(",", ":")) + "\n", "utf-8")
+        best = tune(corpus, list(all_idx), param_grid(False))
+        print(f"wrote {out.relative_to(REPO)}; best story params on the full file: {best}")
+
+    head = load_head()
+    tagger = TopicTagger.build(topics, embedder.encode, embedder.model_id, head=head)
+    grid = param_grid(args.smoke)
+    order = list(all_idx)
+    lines = [f"data: {args.data.name} ({len(rows)} articles, {len(set(corpus.gold))} stories)"]
+    lines.append(f"{'measure':38} {'P':>5} {'R':>5} {'F1':>5}")
+    lines.append(
+        f"{'stories BCubed (shipped params)':38} {fmt(corpus.score(order, DEFAULT_PARAMS))}"
+    )
+    lines.append(f"{'stories BCubed CV 5-fold by story':38} {fmt(cv_stories(corpus, grid))}")
+    in_sample = topic_scores(tagger, corpus, all_idx)
+    cv = cv_topics(corpus, embedder)
+    cv_pooled = cv_topics(corpus, embedder, pooled_only=True)
+    for tid in topics:
+        lines.append(f"{'topic ' + tid + ' (shipped weights)':38} {fmt(in_sample[tid])}")
+        lines.append(f"{'topic ' + tid + ' CV 5-fold':38} {fmt(cv[tid])}")
+        lines.append(f"{'topic ' + tid + ' CV definition only':38} {fmt(cv_pooled[tid])}")
+    if args.uci.exists():
+        uci = load_rows(args.uci)
+        if args.smoke:
+            uci = uci[:800]
+        uci.sort(key=row_time)
+        uc = Corpus(uci, embedder)
+        time_order = list(range(len(uci)))
+        shuffled = time_order[:]
+        random.Random(1).shuffle(shuffled)
+        label = f"uci_news_head ({len(uci)})"
+        lines.append(f"{label + ' time order':38} {fmt(uc.score(time_order, DEFAULT_PARAMS))}")
+        lines.append(f"{label + ' shuffled':38} {fmt(uc.score(shuffled, DEFAULT_PARAMS))}")
+    else:
+        lines.append(f"uci: {args.uci} not found, skipped")
+    p = DEFAULT_PARAMS
+    lines.append(
+        f"story params: threshold {p.threshold:.4f}, window {p.window_days:g} d, name weight "
+        f"{p.name_weight:g}, decay {p.decay:g}, duplicate cosine {p.duplicate_threshold:g}"
+    )
+    lines.append(
+        "topic thresholds (probability): "
+        + ", ".join(f"{r.topic_id} {r.threshold:g}" for r in tagger.rules)
+        + f"; keyword cap {KEYWORD_CAP}; CV grid {len(grid)} story settings"
+    )
+    lines.append(f"elapsed {time.monotonic() - started:.1f}s")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

