@@ -67,8 +67,12 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class StoriesConfig:
+    # None = the value tuned on the labelled dev set, shipped in bot/narratives/cluster.py.
     threshold: float | None = None
-    window_days: float = 5.0
+    window_days: float | None = None
+    name_weight: float | None = None
+    decay: float | None = None
+    duplicate_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -281,9 +285,26 @@ def _check_values(s: Settings) -> None:
         "one of torch, onnx, static",
         s.model.backend,
     )
+    st = s.stories
     need(
-        s.stories.window_days > 0, "stories.window_days", "a positive number", s.stories.window_days
+        st.window_days is None or st.window_days > 0,
+        "stories.window_days",
+        "a positive number",
+        st.window_days,
     )
+    for name in ("threshold", "duplicate_threshold"):
+        value = getattr(st, name)
+        need(value is None or -1 <= value <= 1, f"stories.{name}", "a cosine in [-1, 1]", value)
+    for name in ("name_weight", "decay"):
+        value = getattr(st, name)
+        need(value is None or value >= 0, f"stories.{name}", "0 or more", value)
+    for tid, topic in s.topics.items():
+        need(
+            topic.threshold is None or 0 < topic.threshold < 1,
+            f"topics.{tid}.threshold",
+            "a probability between 0 and 1",
+            topic.threshold,
+        )
     need(
         s.openrouter.base_url.startswith(("http://", "https://")),
         "openrouter.base_url",

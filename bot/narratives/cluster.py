@@ -197,3 +197,13 @@ class StoryIndex:
 # Tuned on the labelled dev set by benchmarks/quality.py (see README "Stories, topics and
 # search"); feeds.yaml `stories:` values override them.
 DEFAULT_PARAMS = ClusterParams(threshold=0.675, window_days=30.0, name_weight=0.0, decay=0.05)
+
+
+def params_from_settings(stories: object) -> ClusterParams:
+    """feeds.yaml `stories:` values over the tuned defaults (None means "use the default")."""
+    d = DEFAULT_PARAMS
+    pick = {
+        name: getattr(stories, name, None)
+        for name in ("threshold", "window_days", "name_weight", "decay", "duplicate_threshold")
+    }
+    return ClusterParams(**{k: (getattr(d, k) if v is None else float(v)) for k, v in pick.items()})
