@@ -108,33 +108,26 @@ def stories_embed(stories: list[dict[str, Any]], *, title: str) -> discord.Embed
     )
 
 
-def story_detail(db: sqlite_utils.Database, story_id: int) -> discord.Embed:
-    row = db.execute(
-        "SELECT id, title, first_seen, last_seen, article_count, outlet_count, first_outlet "
-        "FROM stories WHERE id = ?",
-        [story_id],
-    ).fetchone()
-    if row is None:
-        raise TokentideError(f"no story #{story_id}: try /stories for current ids")
-    articles = db.execute(
-        "SELECT title, url, outlet, published_at FROM articles WHERE story_id = ? "
-        "ORDER BY published_at LIMIT 15",
-        [story_id],
-    ).fetchall()
+def story_embed(story: dict[str, Any]) -> discord.Embed:
+    """A `story_detail` document (narratives room) as an embed: the timeline, oldest first."""
     lines = []
-    for title, url, outlet, published in articles:
-        link = masked_link(outlet or "link", url)
-        when = (published or "")[:16].replace("T", " ")
-        lines.append(f"`{when}` {safe_inline(title, 150)}" + (f" · {link}" if link else ""))
+    for article in (story.get("articles") or [])[:15]:
+        link = masked_link(article.get("outlet") or "link", article.get("url"))
+        when = (article.get("published_at") or "")[:16].replace("T", " ")
+        title = safe_inline(article.get("title") or "", 150)
+        lines.append(f"`{when}` {title}" + (f" · {link}" if link else ""))
     embed = discord.Embed(
-        title=safe_inline(row[1] or "(untitled)", 256),
+        title=safe_inline(story.get("title") or "(untitled)", 256),
         description="\n".join(lines) or "No articles.",
         colour=COLOUR,
     )
-    embed.add_field(name="Outlets", value=str(row[5]))
-    embed.add_field(name="Articles", value=str(row[4]))
-    embed.add_field(name="First", value=safe_inline(row[6] or "?", 100))
-    embed.set_footer(text=f"Story #{row[0]} · {row[2] or '?'} → {row[3] or '?'}")
+    embed.add_field(name="Outlets", value=str(story.get("outlet_count", 0)))
+    embed.add_field(name="Articles", value=str(story.get("article_count", 0)))
+    embed.add_field(name="First", value=safe_inline(story.get("first_outlet") or "?", 100))
+    embed.set_footer(
+        text=f"Story #{story.get('id')} · {story.get('first_seen') or '?'} → "
+        f"{story.get('last_seen') or '?'}"
+    )
     return embed
 
 
@@ -259,9 +252,12 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
     @tree.command(name="story", description="One story's timeline of articles")
     @app_commands.describe(id="Story number, as shown by /stories")
     async def story(interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
-        await interaction.response.send_message(
-            embed=story_detail(ctx.db, id), allowed_mentions=NO_PINGS
-        )
+        from bot.narratives.stories import story_detail
+
+        found = story_detail(ctx.db, id, now=ctx.clock())
+        if found is None:
+            raise TokentideError(f"no story #{id}: try /stories for current ids")
+        await interaction.response.send_message(embed=story_embed(found), allowed_mentions=NO_PINGS)
 
     @tree.command(name="search", description="Search the archive by meaning")
     @app_commands.describe(query="What to look for, in your own words")

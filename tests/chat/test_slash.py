@@ -7,6 +7,7 @@ so interaction callbacks and follow-ups are real HTTP requests we can inspect.
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime
 
 import discord
@@ -306,3 +307,61 @@ async def test_bot_hosts_the_scheduler_and_posts_through_its_own_client(fake, db
     assert posted and all(m["nonce"] and m["allowed_mentions"] == {"parse": []} for m in posted)
     assert db.execute("SELECT status FROM deliveries").fetchall() == [("sent",)]
     assert len({m["nonce"] for m in posted}) == len(posted)
+
+
+def _seed_recent(db):
+    from .test_commands import HEADLINES
+
+    for n, title in enumerate(HEADLINES, 1):
+        _add_story(db, n, title)
+
+
+async def test_stories_lists_recent_stories_safely(bot, fake, db):
+    _seed_recent(db)
+    body, _ = await invoke(bot, fake, "stories")
+    assert body["type"] == CHANNEL_MESSAGE
+    embed = body["data"]["embeds"][0]
+    assert "Nvidia H20" in embed["description"] and "TSMC" in embed["description"]
+    assert "@everyone" not in embed["description"] and "<@&123456>" not in embed["description"]
+    assert "evil.example" not in embed["description"]
+    assert body["data"]["allowed_mentions"]["parse"] == []
+
+
+async def test_stories_unknown_topic_is_ephemeral(bot, fake, db):
+    body, _ = await invoke(bot, fake, "stories", [{"name": "topic", "type": 3, "value": "cats"}])
+    assert body["data"]["flags"] & EPHEMERAL and "unknown topic 'cats'" in body["data"]["content"]
+
+
+async def test_digest_command_answers_within_limits(bot, fake, db):
+    _seed_recent(db)
+    body, followups = await invoke(bot, fake, "digest", [{"name": "hours", "type": 4, "value": 24}])
+    assert body["type"] == CHANNEL_MESSAGE
+    data = body["data"]
+    assert data["allowed_mentions"]["parse"] == [] and len(data["embeds"]) <= 10
+    text = json.dumps(data) + json.dumps([f["embeds"] for f in followups])
+    assert "Nvidia H20" in text and "@everyone" not in text
+
+
+async def test_search_defers_and_finds_by_meaning_with_the_real_model(bot, fake, db):
+    from bot.narratives.pipeline import analyze_pending
+
+    titles = [
+        "US tightens export controls on advanced AI chips to China",
+        "Chinese open models overtake US rivals in OpenRouter token share",
+        "Local bakery wins award for sourdough bread",
+    ]
+    with db.conn:
+        for n, title in enumerate(titles):
+            db.execute(
+                "INSERT INTO articles (url, title, summary, outlet, published_at, fetched_at, "
+                "topics) VALUES (?, ?, '', 'SCMP', ?, ?, '[]')",
+                [f"https://news.example/s{n}", title, to_iso(NOW), to_iso(NOW)],
+            )
+    analyze_pending(db, bot.settings, bot.chat.embedder(), now=NOW)
+    body, followups = await invoke(
+        bot, fake, "search", [{"name": "query", "type": 3, "value": "semiconductor sanctions"}]
+    )
+    assert body["type"] == DEFERRED_CHANNEL_MESSAGE
+    description = followups[-1]["embeds"][0]["description"]
+    assert description.index("export controls") < description.index("sourdough")
+    assert followups[-1]["allowed_mentions"]["parse"] == []
