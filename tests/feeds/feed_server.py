@@ -196,6 +196,13 @@ class FeedServer:
         self._count(request)
         raise web.HTTPMovedPermanently("/loop/a")
 
+    async def chain(self, request: web.Request) -> web.Response:
+        self._count(request)
+        n = int(request.match_info["n"])
+        if n == 0:
+            raise web.HTTPFound("/feed/techmeme_feed.xml")
+        raise web.HTTPTemporaryRedirect(f"/chain/{n - 1}")
+
     async def moved(self, request: web.Request) -> web.Response:
         self._count(request)
         raise web.HTTPMovedPermanently("/feed/techcrunch_ai_feed.xml")
@@ -236,6 +243,7 @@ class FeedServer:
                 web.get("/loop/a", self.loop_a),
                 web.get("/loop/b", self.loop_b),
                 web.get("/moved", self.moved),
+                web.get("/chain/{n}", self.chain),
                 web.get("/status/{code}", self.status),
                 web.get("/entity-bomb", self.fixed),
                 web.get("/login", self.fixed),

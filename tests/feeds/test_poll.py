@@ -241,6 +241,31 @@ async def test_redirect_is_followed(db, feed_server, feed_settings):
     assert count_for(db, "moved") == 20
 
 
+async def test_redirect_chain_longer_than_limit_is_an_error(db, feed_server, feed_settings):
+    settings = feed_settings(
+        [("short", feed_server.url("/chain/2")), ("long", feed_server.url("/chain/3"))],
+        max_redirects=3,
+    )
+    await poll(db, settings)
+    assert count_for(db, "short") == 15
+    assert feed(db, "long")["last_error"] == (
+        f"too many redirects (more than 3) starting at {feed_server.url('/chain/3')}"
+    )
+
+
+async def test_connection_refused_counts_as_a_failure(db, feed_server, feed_settings):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{closed_port}/feed"
+    await poll(db, feed_settings([("refused", url)]))
+    row = feed(db, "refused")
+    assert row["last_error"] == "connection refused by 127.0.0.1"
+    assert row["error_count"] == 1
+
+
 @pytest.mark.parametrize(
     "path", corpus_files(), ids=[str(p.relative_to(FEED_FIXTURES)) for p in corpus_files()]
 )
