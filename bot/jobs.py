@@ -61,6 +61,10 @@ async def record_run(
     except JOB_ERRORS as exc:
         status, error = "error", f"{type(exc).__name__}: {exc}"
         log.warning("job %s failed: %s", job, error)
+    except asyncio.CancelledError:
+        status, error = "cancelled", "stopped by shutdown"
+        finish()
+        raise
     except BaseException as exc:
         # A bug or a cancellation: record it so job_runs never shows a ghost "running" row,
         # then let it propagate.
@@ -194,7 +198,12 @@ async def run_cycle(app: App, *, now: datetime) -> list[dict[str, Any]]:
 
 def _tick(app: App, job: Callable[..., Awaitable[dict]]) -> Callable[[], Awaitable[dict]]:
     async def run() -> dict:
-        return await job(app, now=utcnow())
+        try:
+            return await job(app, now=utcnow())
+        except asyncio.CancelledError:
+            # Shutdown cancels jobs still polling; job_runs says so, no traceback needed.
+            log.info("%s stopped by shutdown", job.__name__)
+            return {"status": "cancelled"}
 
     run.__name__ = job.__name__
     return run
