@@ -116,6 +116,10 @@ class Embedder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            # The weight-loading bar would interleave with our own progress bar on stderr.
+            transformers_logging.disable_progress_bar()
 
             return SentenceTransformer(self.source, device=self.device)
         except (OSError, ValueError, RuntimeError) as exc:

@@ -61,9 +61,10 @@ def _story_dict(row: tuple, articles: list[dict], now: datetime) -> dict:
     story["topics"] = json.loads(story["topics"] or "[]")
     sig = signals(articles, now)
     story.update(sig)
-    # Breadth (outlets) dominates, size counts with diminishing returns, fresh coverage lifts.
+    # Breadth (outlets) dominates; size and fresh coverage count with diminishing returns.
     story["score"] = round(
-        story["outlet_count"] + math.log1p(story["article_count"]) + sig["momentum"], 3
+        story["outlet_count"] + math.log1p(story["article_count"]) + math.log1p(sig["momentum"]),
+        3,
     )
     story["articles"] = [{k: a[k] for k in _ARTICLE_COLUMNS} for a in articles]
     return story
