@@ -62,3 +62,13 @@ def webhook_settings(db_path: Path, fake: FakeDiscord) -> Settings:
 @pytest.fixture
 def bot_settings(db_path: Path, fake: FakeDiscord) -> Settings:
     return make_settings(db_path, base=fake.base, token=fake.token, channel_id=555)
+
+
+@pytest.fixture(autouse=True)
+def _restore_route_base():
+    """discord.py's Route.BASE is process-wide; put it back after each test that moves it."""
+    from discord.http import Route
+
+    saved = Route.BASE
+    yield
+    Route.BASE = saved
