@@ -171,3 +171,20 @@ async def test_shutdown_finishes_in_flight_delivery(db, db_path):
         await stopping
     row = db["deliveries"].get(delivery)
     assert row["status"] == "sent" and row["parts_sent"] == 2
+
+
+async def test_start_catches_up_a_missed_daily_digest_once(db, db_path, capsys):
+    from bot.jobs import start_scheduler
+
+    settings = settings_for(db_path, digest={"time": "08:00", "timezone": "UTC"})
+    for _ in range(2):  # a restart later the same day
+        async with open_app(settings, db) as app:
+            scheduler = await start_scheduler(app, now=NOW)
+            scheduler.pause()
+            await stop_scheduler(app, scheduler)
+    rows = db.execute("SELECT kind, key, created_at FROM deliveries").fetchall()
+    assert rows == [("digest", "2026-11-28", "2026-11-28T08:00:00Z")]
+    runs = db.execute(
+        "SELECT started_at, status FROM job_runs WHERE job = 'daily_digest'"
+    ).fetchall()
+    assert runs == [("2026-11-28T08:00:00Z", "ok")] * 2
