@@ -174,3 +174,17 @@ async def test_bad_inputs_fail_cleanly_and_keep_the_queue(fake, workdir):
     assert code == 0, err
     code, out, err = await tokentide("deliver", env=env, cwd=workdir)
     assert code == 0 and out.startswith("sent 0"), err
+
+
+async def test_digest_post_through_the_bot_channel(fake, workdir):
+    config = workdir / "feeds.yaml"
+    config.write_text(config.read_text().replace("timeout_s: 3}", "timeout_s: 3, channel_id: 555}"))
+    env = {"DISCORD_API_BASE": fake.base, "DISCORD_TOKEN": fake.token}
+    fake.fail_next(503)  # discord.py gives up on 503 at once; our retry takes over
+    code, out, err = await tokentide("digest", "--post", env=env, cwd=workdir)
+    assert code == 0, err
+    posted = [m for m in fake.messages if m["where"] == "channel:555"]
+    assert posted and all(m["nonce"] and m["allowed_mentions"] == {"parse": []} for m in posted)
+    code, out, err = await tokentide("deliver", env=env, cwd=workdir)
+    assert code == 0 and out.startswith("sent 0"), err
+    assert len(fake.messages) == len(posted)
