@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -34,6 +35,10 @@ def feed_server() -> Iterator[FeedServer]:
         loop.run_until_complete(runner.cleanup())
         loop.close()
 
+    # Server and client share one process: a short GIL switch interval keeps request
+    # hand-offs between their threads from queueing behind 5 ms time slices.
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     assert ready.wait(10), "feed test server did not start"
@@ -41,6 +46,7 @@ def feed_server() -> Iterator[FeedServer]:
     assert server.loop is not None
     server.loop.call_soon_threadsafe(stop["event"].set)
     thread.join(5)
+    sys.setswitchinterval(old_interval)
 
 
 @pytest.fixture
