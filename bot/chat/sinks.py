@@ -99,6 +99,13 @@ def _error_for(out: Outgoing, status: int, data: Any, headers: Any) -> DeliveryE
         text += f" {json.dumps(detail['errors'], sort_keys=True)[:300]}"
     if status >= 500:
         return TransientDeliveryError(f"Discord failed on {_describe(out)}: {text}")
+    if status in (401, 403):
+        # A revoked token or a missing channel permission is fixed in Discord, not in the
+        # message: keep retrying (with backoff) so the message goes out once it is fixed.
+        return TransientDeliveryError(
+            f"Discord refused {_describe(out)}: {text} (check the webhook URL or the bot's "
+            "View Channel / Send Messages / Embed Links / Attach Files permissions)"
+        )
     return DeliveryError(f"Discord refused {_describe(out)}: {text}")
 
 

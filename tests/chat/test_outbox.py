@@ -363,3 +363,14 @@ async def test_share_alert_is_rendered_when_sent_with_related_stories(db, fake, 
     assert "@everyone" not in text
     _assert_never_pings(fake)
     assert _row(db, delivery)["status"] == "sent"
+
+
+async def test_missing_permission_is_retried_until_fixed(db, fake, webhook_settings):
+    delivery = _enqueue(db, webhook_settings)
+    fake.fail_next(403)
+    assert (await _deliver(db, webhook_settings, NOW))["retrying"] == 1
+    row = _row(db, delivery)
+    assert row["status"] == "pending" and "HTTP 403" in row["last_error"]
+    assert "permissions" in row["last_error"]
+    await _deliver(db, webhook_settings, NOW + timedelta(minutes=1))
+    assert _row(db, delivery)["status"] == "sent" and len(fake.messages) == 2
