@@ -220,6 +220,7 @@ def store_failure(
     counts: bool,
     rng: random.Random,
     now: datetime,
+    status: int | None = None,
 ) -> None:
     """Record a failed check: plain-words error, backoff, maybe disable. Articles untouched."""
     message = str(error)
@@ -241,7 +242,7 @@ def store_failure(
             "WHERE id = ?",
             [
                 to_iso(now),
-                getattr(error, "status", None),
+                status if status is not None else getattr(error, "status", None),
                 to_iso(plan.next_check_at),
                 plan.error_count,
                 message,
@@ -270,21 +271,24 @@ async def _check(
             limiter=limiter,
             now=now,
         )
-        if fetched.status == 304:
-            return feed, fetched, None, None
-        # Parsing is CPU work, kept off the loop so other feeds' timeouts stay honest: in
-        # parser processes when given (all cores, no GIL), else one worker thread at a time.
-        job = functools.partial(
-            read_items, fetched.body, fetched.headers, url=fetched.url, outlet=feed["outlet"]
-        )
+    except FeedError as exc:
+        return feed, None, None, exc
+    if fetched.status == 304:
+        return feed, fetched, None, None
+    # Parsing is CPU work, kept off the loop so other feeds' timeouts stay honest: in parser
+    # processes when given (all cores, no GIL), else one worker thread at a time.
+    job = functools.partial(
+        read_items, fetched.body, fetched.headers, url=fetched.url, outlet=feed["outlet"]
+    )
+    try:
         if parse_pool is not None:
             parsed = await asyncio.get_running_loop().run_in_executor(parse_pool, job)
         else:
             async with parse_slot:
                 parsed = await asyncio.to_thread(job)
-        return feed, fetched, parsed, None
     except FeedError as exc:
-        return feed, None, None, exc
+        return feed, fetched, None, exc  # fetched fine (HTTP 200), but not a readable feed
+    return feed, fetched, parsed, None
 
 
 async def poll_feeds(
@@ -317,7 +321,8 @@ async def poll_feeds(
         for next_done in asyncio.as_completed(tasks):
             feed, fetched, parsed, error = await next_done
             counts["feeds_polled"] += 1
-            if error is None and fetched is not None:
+            if error is None:
+                assert fetched is not None
                 reached_any = True
                 counts["new_articles"] += store_success(
                     db, feed, fetched, parsed, settings, now=now
@@ -325,13 +330,21 @@ async def poll_feeds(
                 counts["not_modified"] += fetched.status == 304
                 continue
             counts["errors"] += 1
-            assert error is not None
             log.warning("feed %s: %s", feed["url"], error)
             if isinstance(error, FetchError) and error.unreachable:
                 unreachable.append((feed, error))  # decided once the whole cycle is known
                 continue
             reached_any = True
-            store_failure(db, feed, error, settings, counts=True, rng=rng, now=now)
+            store_failure(
+                db,
+                feed,
+                error,
+                settings,
+                counts=True,
+                rng=rng,
+                now=now,
+                status=fetched.status if fetched else None,
+            )
     finally:
         for task in tasks:
             task.cancel()

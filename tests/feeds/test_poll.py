@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import feedparser
@@ -206,6 +207,8 @@ async def contained(db, feed_server, feed_settings, hostile_url: str) -> dict:
 async def test_hostile_feed_is_contained(db, feed_server, feed_settings, path, message):
     row = await contained(db, feed_server, feed_settings, feed_server.url(path))
     assert message in row["last_error"]
+    if path in ("/login", "/empty"):
+        assert row["last_status"] == 200  # the server answered; the body is not a feed
     assert "Traceback" not in row["last_error"]
     assert row["error_count"] == 1 and row["next_check_at"] > "2026-11-28T12:00:00Z"
     assert count_for(db, "H") == 0
@@ -393,3 +396,23 @@ async def test_parser_processes_give_the_same_archive(db, feed_server, feed_sett
     assert counts["new_articles"] == 98 and counts["errors"] == 1
     assert feed(db, "login")["last_error"].startswith("not a feed: got an HTML page")
     assert make_parse_pool(feed_settings(feeds)) is None  # default: parse in a thread
+
+
+@pytest.mark.parametrize(
+    ("encoding", "transform", "outcome"),
+    [
+        ("deflate", zlib.compress, None),
+        ("gzip", lambda b: b"\x1f\x8b\x08\x00garbage" + b, "compressed body is corrupt"),
+        ("br", lambda b: b, "server used an unsupported compression ('br')"),
+    ],
+)
+async def test_content_encodings(db, feed_server, feed_settings, encoding, transform, outcome):
+    body = rss([("e1", "https://enc.example/1", "Encoded item")])
+    headers = {"Content-Type": "application/rss+xml", "Content-Encoding": encoding}
+    url = feed_server.set(f"enc-{encoding}", transform(body), headers=headers)
+    await poll(db, feed_settings([("E", url)]))
+    row = feed(db, "E")
+    if outcome is None:
+        assert row["last_error"] is None and count_for(db, "E") == 1
+    else:
+        assert row["last_error"].startswith(outcome) and count_for(db, "E") == 0
