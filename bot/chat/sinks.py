@@ -172,6 +172,8 @@ class WebhookSink:
                     self._url, params={"wait": "true"}, json=body, timeout=self._timeout
                 )
         except httpx.TimeoutException as exc:
+            # A connect timeout never reached Discord; a read timeout may have posted. Webhooks
+            # take no nonce, so this (rare) case is retried: a possible duplicate beats a loss.
             raise TransientDeliveryError(
                 f"Discord timed out on {_describe(out)}: {exc!r}"
             ) from None
