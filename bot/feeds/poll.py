@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import random
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -281,9 +282,15 @@ async def _check(
         read_items, fetched.body, fetched.headers, url=fetched.url, outlet=feed["outlet"]
     )
     try:
+        parsed = None
         if parse_pool is not None:
-            parsed = await asyncio.get_running_loop().run_in_executor(parse_pool, job)
-        else:
+            try:
+                parsed = await asyncio.get_running_loop().run_in_executor(parse_pool, job)
+            except BrokenProcessPool:
+                # A parser process died (e.g. killed for memory): finish this cycle in-process
+                # rather than blaming every feed still queued behind it.
+                log.warning("parser processes stopped; parsing %s in a thread", feed["url"])
+        if parsed is None:
             async with parse_slot:
                 parsed = await asyncio.to_thread(job)
     except FeedError as exc:

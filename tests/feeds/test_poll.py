@@ -416,3 +416,18 @@ async def test_content_encodings(db, feed_server, feed_settings, encoding, trans
         assert row["last_error"] is None and count_for(db, "E") == 1
     else:
         assert row["last_error"].startswith(outcome) and count_for(db, "E") == 0
+
+
+async def test_broken_parser_pool_falls_back_to_a_thread(db, feed_server, feed_settings):
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    settings = feed_settings(
+        [("tm", feed_server.url("/feed/techmeme_feed.xml"))], parse_processes=1
+    )
+    pool = make_parse_pool(settings)
+    with pool:
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(os._exit, 1).result()  # a worker dies, as if killed for memory
+        counts = await poll(db, settings, parse_pool=pool)
+    assert counts == {"feeds_polled": 1, "new_articles": 15, "errors": 0, "not_modified": 0}
