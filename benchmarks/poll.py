@@ -198,6 +198,17 @@ def run_kind(kind: str, args, per_host_feeds: int, workers: int) -> list[dict]:
     return rows
 
 
+def parse_cpu_s(kind: str, feeds: int) -> float:
+    """CPU to parse + normalise every body of one cycle in this process (no network, no DB)."""
+    from bot.feeds.parse import read_items
+
+    bodies = [feed_body(i, kind) for i in range(feeds)]
+    start = time.process_time()
+    for body in bodies:
+        read_items(body, {"content-type": "application/rss+xml"}, url="http://b/", outlet="")
+    return time.process_time() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small size (40 feeds, 10 hosts)")
@@ -239,6 +250,14 @@ def main() -> None:
         print(
             f"| {r['cycle']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['new']} | "
             f"{r['304s']} | {r['errors']} | {r['peak_rss_mib']:.0f} |"
+        )
+    cores = multiprocessing.cpu_count()
+    print()
+    for kind in ("small", "full"):
+        cpu = parse_cpu_s(kind, args.feeds)
+        print(
+            f"{kind} feeds: parse CPU {cpu:.2f} s for {args.feeds} bodies; "
+            f"parse CPU / {cores} cores + latency floor = {cpu / cores + floor:.2f} s"
         )
     if any(r["errors"] for r in rows):
         raise SystemExit("some feeds failed during the benchmark")
