@@ -15,7 +15,7 @@ from bot.store.db import open_db
 
 from .conftest import KNOWN_HEADLINE, SECRETS
 
-INTERNAL = {"_migrations", "article_vectors", "chat_state"}
+INTERNAL = {"_migrations", "article_vectors", "story_vectors", "chat_state"}
 
 
 @pytest.fixture(scope="module")
