@@ -27,15 +27,49 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
+from bot.archive.leaks import find_leaks  # noqa: E402
 from bot.archive.site import build_datasette, load_metadata  # noqa: E402
 from bot.clock import to_iso, utcnow  # noqa: E402
+from bot.config import Secrets  # noqa: E402
 from bot.store.db import open_db  # noqa: E402
 
-WORDS = (
-    "chip export controls Nvidia Huawei SMIC TSMC lithography ASML tokens DeepSeek Qwen Kimi "
-    "OpenRouter inference price share model China US Commerce Department ban licence H20 "
-    "Blackwell datacentre power memory HBM Samsung startup funding open-weights benchmark"
-).split()
+WORDS = [
+    "chip",
+    "export",
+    "controls",
+    "Nvidia",
+    "Huawei",
+    "SMIC",
+    "TSMC",
+    "lithography",
+    "ASML",
+    "tokens",
+    "DeepSeek",
+    "Qwen",
+    "Kimi",
+    "OpenRouter",
+    "inference",
+    "price",
+    "share",
+    "model",
+    "China",
+    "US",
+    "Commerce",
+    "Department",
+    "ban",
+    "licence",
+    "H20",
+    "Blackwell",
+    "datacentre",
+    "power",
+    "memory",
+    "HBM",
+    "Samsung",
+    "startup",
+    "funding",
+    "open-weights",
+    "benchmark",
+]
 OUTLETS = ["SCMP", "The Register", "TechCrunch", "The Verge", "Reuters", "Nikkei Asia", "EE Times"]
 MAKERS = [
     ("openai", "US"), ("anthropic", "US"), ("google", "US"), ("meta-llama", "US"),
@@ -127,6 +161,20 @@ async def measure(path: Path, repeat: int) -> list[tuple[str, str, float, float,
     return results
 
 
+def time_leak_scan(path: Path) -> float:
+    """How long `serve` spends looking for secrets before it starts (worst case: all set)."""
+    secrets = Secrets(
+        "x" * 70, "https://discord.com/api/webhooks/1/" + "y" * 60, "sk-or-v1-" + "z" * 64
+    )
+    db = open_db(path, migrate_schema=False)
+    try:
+        started = time.perf_counter()
+        assert find_leaks(db, secrets) == []
+        return (time.perf_counter() - started) * 1000
+    finally:
+        db.close()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="2k articles, 5 repeats")
@@ -143,6 +191,7 @@ def main(argv: list[str]) -> int:
         built = time.perf_counter() - started
         size_mb = path.stat().st_size / 1e6
         results = asyncio.run(measure(path, repeat))
+        scan_ms = time_leak_scan(path)
     print(
         f"Datasette over {articles:,} articles ({size_mb:.0f} MB, generated in {built:.0f} s), "
         f"{repeat} requests each, in-process ASGI"
@@ -152,6 +201,7 @@ def main(argv: list[str]) -> int:
     for label, kind, p50, p95, rows in results:
         shown = str(rows) if kind == "json" else ""
         print(f"| {label:<28} | {kind:<6} | {p50:7.1f} | {p95:7.1f} | {shown:>5} |")
+    print(f"\nserve's start-up secret scan (three secrets set): {scan_ms:.0f} ms")
     return 0
 
 
