@@ -103,8 +103,8 @@ def param_grid(smoke: bool) -> list[ClusterParams]:
         shapes = [(d.window_days, d.name_weight, d.decay)]
         ths = np.arange(d.threshold - 0.1, d.threshold + 0.101, 0.025)
     else:
-        shapes = [(w, nw, dc) for w in (7, 14, 30) for nw in (0, 0.05, 0.1) for dc in (0, 0.1, 0.2)]
-        ths = np.arange(0.5, 0.8, 0.0125)
+        shapes = [(w, nw, dc) for w in (14, 30) for nw in (0, 0.05, 0.1) for dc in (0, 0.05, 0.1)]
+        ths = np.arange(0.55, 0.8, 0.0125)
     return [ClusterParams(float(t), w, nw, dc) for w, nw, dc in shapes for t in ths]
 
 

@@ -41,14 +41,16 @@ def load_head() -> dict[str, Any]:
 
 def keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     """One regex per topic. Short all-caps keywords (BIS, HBM) match case-sensitively so
-    'bis' or 'hbm' in ordinary words do not count; the rest ignore case."""
+    'bis' or 'hbm' in ordinary words do not count; the rest ignore case. Hits are counted once
+    per distinct keyword form."""
     parts = []
     for kw in keywords:
         kw = kw.strip()
         if not kw:
             continue
         body = r"\s+".join(re.escape(w) for w in kw.split())
-        body = rf"(?<![\w-]){body}(?![\w-])"
+        # Plural and version suffixes still count ("chips", "Qwen3"); other letters do not.
+        body = rf"(?<![\w-]){body}(?:e?s)?(?![A-Za-z])"
         if not (kw.isupper() and len(kw) <= 5):
             body = f"(?i:{body})"
         parts.append(body)
