@@ -177,6 +177,51 @@ def test_weekly_share_uses_iso_weeks_and_counts_a_repolled_week_once(tmp_path, a
     assert run_query(path, queries, "share_over_time") == before
 
 
+def _add_period(db, source, granularity, start, end, tokens_by_country):
+    snap = db["token_snapshots"].insert(
+        {"source": source, "fetched_at": end, "window_start": start, "window_end": end,
+         "granularity": granularity, "content_hash": f"{source}{start}{end}", "payload": "{}"}
+    ).last_pk  # fmt: skip
+    db["token_usage"].insert_all(
+        {"snapshot_id": snap, "window_start": start, "window_end": end,
+         "granularity": granularity, "source": source, "model": f"{country.lower()}/m",
+         "author": country.lower(), "country": country, "total_tokens": tokens}
+        for country, tokens in tokens_by_country.items()
+    )  # fmt: skip
+
+
+def test_weekly_share_never_mixes_sources_in_a_week(tmp_path, archive, queries):
+    path = tmp_path / "copy.db"
+    shutil.copy(archive[0], path)
+    before = {(r["week"], r["country"]): r for r in run_query(path, queries, "share_over_time")}
+    db = open_db(path)
+    with db.conn:
+        # Rolling 7-day windows inside a week the market share covers: ignored for it.
+        _add_period(db, "rankings-models", "week", "2026-11-17T00:00:00Z",
+                    "2026-11-24T00:00:00Z", {"CN": 900, "US": 100})  # fmt: skip
+        # A week only rolling windows cover: the newest window of the week alone counts.
+        _add_period(db, "rankings-models", "week", "2026-11-23T00:00:00Z",
+                    "2026-11-30T00:00:00Z", {"CN": 10, "US": 90})  # fmt: skip
+        _add_period(db, "rankings-models", "week", "2026-11-24T00:00:00Z",
+                    "2026-12-01T00:00:00Z", {"CN": 40, "US": 60})  # fmt: skip
+        # A week with daily Data API figures: they win over the market share, summed.
+        for day in range(12, 19):
+            _add_period(db, "rankings-daily", "day", f"2026-10-{day}T00:00:00Z",
+                        f"2026-10-{day + 1}T00:00:00Z", {"CN": 1, "US": 3})  # fmt: skip
+    db.close()
+    after = {(r["week"], r["country"]): r for r in run_query(path, queries, "share_over_time")}
+    assert after[("2026-11-16", "CN")] == before[("2026-11-16", "CN")]
+    assert after[("2026-11-23", "CN")]["share_pct"] == 40.0
+    assert after[("2026-11-23", "CN")]["source"] == "rankings-models"
+    daily = {c: r for (w, c), r in after.items() if w == "2026-10-12"}
+    assert set(daily) == {"CN", "US"}
+    assert daily["CN"]["tokens"] == 7 and daily["CN"]["share_pct"] == 25.0
+    # The newest period is the rolling window ending last.
+    latest = run_query(path, queries, "latest_share_by_country")
+    assert {r["country"]: r["share_pct"] for r in latest} == {"CN": 40.0, "US": 60.0}
+    assert latest[0]["source"] == "rankings-models"
+
+
 def test_phrase_search_finds_the_headline_and_tolerates_quotes(archive, queries):
     path = archive[0]
     rows = run_query(path, queries, "articles_matching")
