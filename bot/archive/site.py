@@ -64,6 +64,7 @@ def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = No
         [],
         metadata=metadata if metadata is not None else load_metadata(),
         settings=DATASETTE_SETTINGS,
+        template_dir=str(resources.files("bot.archive").joinpath("templates")),
     )
     # With no files Datasette adds an empty in-memory database; visitors have no use for it.
     ds.remove_database("_memory")

@@ -133,6 +133,12 @@ def test_story_page_links_to_its_articles(page, server, archive):
     story = archive[1]["cross_outlet_story"]
     page.goto(f"{server}/archive/stories/{story}")
     shot(page, "story")
+    page.click("text=Timeline of this story")
+    page.wait_for_url(f"**/archive/story_timeline?story_id={story}")
+    shot(page, "story-timeline")
+    timeline = page.locator("td.col-title").all_inner_texts()
+    assert sorted(timeline) == sorted(archive[1]["stories"][story])
+    page.goto(f"{server}/archive/stories/{story}")
     link = page.locator("a[href*='articles?story_id=']")
     assert link.count() == 1
     link.click()
