@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,16 +25,29 @@ from bot.narratives.topics import TopicTagger
 Progress = Callable[[int], None]
 
 
-def _pending(db: Any, limit: int) -> list[dict]:
+_ROW_KEYS = ("id", "title", "summary", "outlet", "published_at", "fetched_at")
+
+
+def _pending_ids(db: Any) -> list[int]:
     # Stream order: publication time (fetch time when the feed gave none), then id.
     rows = db.execute(
-        """SELECT id, title, summary, outlet, published_at, fetched_at FROM articles
-           WHERE analyzed_at IS NULL
-           ORDER BY COALESCE(published_at, fetched_at), id LIMIT ?""",
-        [limit],
+        """SELECT id FROM articles WHERE analyzed_at IS NULL
+           ORDER BY COALESCE(published_at, fetched_at), id"""
     ).fetchall()
-    keys = ("id", "title", "summary", "outlet", "published_at", "fetched_at")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
+    return [r[0] for r in rows]
+
+
+def _rows(db: Any, ids: list[int]) -> list[dict]:
+    found = db.execute(
+        f"SELECT {', '.join(_ROW_KEYS)} FROM articles WHERE id IN ({','.join('?' * len(ids))})",
+        ids,
+    ).fetchall()
+    by_id = {r[0]: dict(zip(_ROW_KEYS, r, strict=True)) for r in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _texts(rows: list[dict]) -> list[str]:
+    return [article_text(r["title"], r["summary"]) for r in rows]
 
 
 def count_pending(db: Any) -> int:
@@ -126,10 +140,15 @@ def _write_story(db: Any, story: ActiveStory, model_id: str, topic_ids: list[str
 
 
 def _process_batch(
-    db: Any, index: StoryIndex, tagger: TopicTagger, embedder: Any, batch: list[dict], now: datetime
+    db: Any,
+    index: StoryIndex,
+    tagger: TopicTagger,
+    model_id: str,
+    batch: list[dict],
+    texts: list[str],
+    vectors: np.ndarray,
+    now: datetime,
 ) -> tuple[int, int]:
-    texts = [article_text(r["title"], r["summary"]) for r in batch]
-    vectors = embedder.encode(texts)  # the slow part, outside the transaction
     tags = tagger.tag(vectors, texts)
     new_stories = 0
     touched: dict[int, ActiveStory] = {}
@@ -155,7 +174,7 @@ def _process_batch(
             db.execute(
                 """INSERT OR REPLACE INTO article_vectors (article_id, model, dim, vector)
                    VALUES (?, ?, ?, ?)""",
-                [row["id"], embedder.model_id, len(vector), vector.astype(np.float32).tobytes()],
+                [row["id"], model_id, len(vector), vector.astype(np.float32).tobytes()],
             )
             db.execute(
                 """UPDATE articles SET topics = ?, story_id = ?, duplicate_of = ?, analyzed_at = ?
@@ -165,7 +184,7 @@ def _process_batch(
             touched[story.story_id] = story
         topic_ids = [r.topic_id for r in tagger.rules]
         for story in touched.values():
-            _write_story(db, story, embedder.model_id, topic_ids)
+            _write_story(db, story, model_id, topic_ids)
     return len(batch), new_stories
 
 
@@ -185,23 +204,39 @@ def analyze_pending(
     """
     params = params_from_settings(settings.stories)
     batch_size = batch_size or settings.model.batch_size
-    first = _pending(db, 1)
-    result = {"analyzed": 0, "new_stories": 0, "pending_before": count_pending(db)}
-    if not first:
+    ids = _pending_ids(db)
+    result = {"analyzed": 0, "new_stories": 0, "pending_before": len(ids)}
+    if not ids:
         return result
     if tagger is None:
-        tagger = TopicTagger.build(settings.topics, embedder.encode, embedder.model_id)
+        encode = getattr(embedder, "encode_memo", embedder.encode)
+        tagger = TopicTagger.build(settings.topics, encode, embedder.model_id)
     index = StoryIndex(params, embedder.dim)
-    since = _when(first[0], now) - timedelta(seconds=params.window_days * DAY)
+    first = _rows(db, ids[:1])[0]
+    since = _when(first, now) - timedelta(seconds=params.window_days * DAY)
     load_active(db, index, embedder.model_id, since)
-    while True:
-        batch = _pending(db, batch_size)
-        if not batch:
-            break
-        done, created = _process_batch(db, index, tagger, embedder, batch, now)
-        result["analyzed"] += done
-        result["new_stories"] += created
-        if progress is not None:
-            progress(done)
+    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    # The model embeds batch k+1 in a worker thread (torch releases the GIL) while this
+    # thread clusters and writes batch k, so the pipeline runs at nearly the model's rate.
+    # SQLite is touched only from this thread.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
+        rows = _rows(db, batches[0])
+        texts = _texts(rows)
+        future = pool.submit(embedder.encode, texts)
+        for k in range(len(batches)):
+            vectors = future.result()  # an embedding failure surfaces here, before any write
+            if k + 1 < len(batches):
+                next_rows = _rows(db, batches[k + 1])
+                next_texts = _texts(next_rows)
+                future = pool.submit(embedder.encode, next_texts)
+            done, created = _process_batch(
+                db, index, tagger, embedder.model_id, rows, texts, vectors, now
+            )
+            result["analyzed"] += done
+            result["new_stories"] += created
+            if progress is not None:
+                progress(done)
+            if k + 1 < len(batches):
+                rows, texts = next_rows, next_texts
     result["active_stories"] = len(index)
     return result

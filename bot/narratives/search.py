@@ -51,8 +51,10 @@ def _text_hits(db: Any, query: str, limit: int) -> list[int]:
     match = fts_query(query)
     if not match:
         return []
+    # Newest matches first: FTS5 walks rowids in order without scoring every match, so a
+    # common word costs the same as a rare name; the semantic score then ranks them.
     rows = db.execute(
-        """SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?""",
+        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
         [match, limit],
     ).fetchall()
     return [r[0] for r in rows]

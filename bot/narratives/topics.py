@@ -113,10 +113,16 @@ class TopicTagger:
         pooled = head.get(
             "pooled", {"proto": 12.0, "keywords": 1.0, "bias": -6.0, "threshold": 0.5}
         )
-        rules = []
+        definitions = {
+            tid: [t for t in [spec.description, *spec.examples] if t.strip()]
+            for tid, spec in topics.items()
+        }
+        flat = [t for texts in definitions.values() for t in texts]
+        embedded = np.asarray(encode(flat), np.float32) if flat else np.zeros((0, 1), np.float32)
+        rules, start = [], 0
         for tid, spec in topics.items():
-            texts = [t for t in [spec.description, *spec.examples] if t.strip()]
-            prototypes = np.asarray(encode(texts), np.float32) if texts else np.zeros((0, 1))
+            prototypes = embedded[start : start + len(definitions[tid])]
+            start += len(definitions[tid])
             own = fitted.get(tid)
             coef = own or pooled
             threshold = spec.threshold if spec.threshold is not None else coef["threshold"]
