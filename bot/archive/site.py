@@ -11,6 +11,8 @@ Datasette is imported inside functions: `bot.archive` is imported by the CLI and
 from __future__ import annotations
 
 import importlib
+import sqlite3
+import urllib.parse
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -68,8 +70,30 @@ def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = No
     )
     # With no files Datasette adds an empty in-memory database; visitors have no use for it.
     ds.remove_database("_memory")
-    ds.add_database(Database(ds, path=str(path), is_mutable=True), name=ARCHIVE_NAME)
+    ds.add_database(_read_only_database(Database)(ds, path=str(path)), name=ARCHIVE_NAME)
     return ds
+
+
+def _read_only_database(base: type) -> type:
+    """Datasette's Database, opening the file read-only by a properly quoted URI.
+
+    Datasette builds `file:{path}?mode=ro` unquoted, so a path holding "#", "?" or "%" opens
+    the wrong file (or none). And no write connection is ever handed out.
+    """
+
+    class ArchiveDatabase(base):
+        def __init__(self, ds, path: str):
+            super().__init__(ds, path=path, is_mutable=True)
+
+        def connect(self, write: bool = False) -> sqlite3.Connection:
+            if write:
+                raise StoreError("the archive is served read-only: Datasette may not write")
+            uri = f"file:{urllib.parse.quote(self.path)}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._all_file_connections.append(conn)  # closed with the Database
+            return conn
+
+    return ArchiveDatabase
 
 
 def run_server(ds, *, host: str, port: int) -> None:
