@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from bot.clock import to_iso  # noqa: E402
 from bot.config import parse_settings  # noqa: E402
-from bot.narratives.embed import Embedder  # noqa: E402
+from bot.narratives.embed import SHIPPED_MODEL_NAME, Embedder  # noqa: E402
 from bot.narratives.pipeline import analyze_pending  # noqa: E402
 from bot.narratives.search import VectorMatrix, search  # noqa: E402
 from bot.narratives.text import article_text  # noqa: E402
@@ -145,7 +145,8 @@ def pipeline_vs_encode(embedder: Embedder, n: int, workdir: Path, rounds: int) -
 class SyntheticEmbedder:
     """Fixed random unit vectors per text: isolates clustering and storage from the model."""
 
-    model_id = "synthetic"
+    # Labelled as the shipped model so the pipeline takes its default (link model) path.
+    model_id = SHIPPED_MODEL_NAME
     dim = DIM
 
     def __init__(self, table: dict[str, np.ndarray], seed: int = 7) -> None:
@@ -191,8 +192,8 @@ def build_archive(path: Path, n: int, seed: int = 1) -> tuple[object, np.ndarray
         np.add.at(sums, story_of, vectors)
         db.conn.executemany(
             "INSERT INTO story_vectors (story_id, model, dim, vector_sum, names) "
-            "VALUES (?, 'synthetic', ?, ?, '{}')",
-            [(s + 1, DIM, sums[s].tobytes()) for s in range(n_stories)],
+            "VALUES (?, ?, ?, ?, '{}')",
+            [(s + 1, SHIPPED_MODEL_NAME, DIM, sums[s].tobytes()) for s in range(n_stories)],
         )
         db.conn.executemany(
             "INSERT INTO articles (id, url, title, summary, outlet, published_at, fetched_at, "
@@ -211,9 +212,8 @@ def build_archive(path: Path, n: int, seed: int = 1) -> tuple[object, np.ndarray
             ],
         )
         db.conn.executemany(
-            "INSERT INTO article_vectors (article_id, model, dim, vector) "
-            "VALUES (?, 'synthetic', ?, ?)",
-            [(k + 1, DIM, vectors[k].tobytes()) for k in range(n)],
+            "INSERT INTO article_vectors (article_id, model, dim, vector) VALUES (?, ?, ?, ?)",
+            [(k + 1, SHIPPED_MODEL_NAME, DIM, vectors[k].tobytes()) for k in range(n)],
         )
     return db, centroids
 
@@ -249,8 +249,6 @@ def clustering_cost(n_archived: int, workdir: Path, new: int = 300) -> float:
 
 def search_latency(embedder: Embedder, n_archived: int, workdir: Path, queries: int) -> dict:
     db, _ = build_archive(workdir / f"search-{n_archived}.db", n_archived, seed=3)
-    with db.conn:  # search reads the real model's vectors: relabel the synthetic ones
-        db.execute("UPDATE article_vectors SET model = ?", [embedder.model_id])
     matrix = VectorMatrix(embedder.model_id, DIM)
     t = time.perf_counter()
     matrix.refresh(db)

@@ -67,8 +67,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class StoriesConfig:
-    # None = the value tuned on the labelled dev set, shipped in bot/narratives/cluster.py.
-    threshold: float | None = None
+    # None = the value tuned on the labelled dev set, shipped in bot/narratives/.
+    method: str | None = None  # learned (link model; default) | centroid (plain cosine)
+    threshold: float | None = None  # probability (learned) or cosine (centroid)
     window_days: float | None = None
     name_weight: float | None = None
     decay: float | None = None
@@ -292,9 +293,15 @@ def _check_values(s: Settings) -> None:
         "a positive number",
         st.window_days,
     )
+    need(
+        st.method in (None, "learned", "centroid"),
+        "stories.method",
+        "learned or centroid",
+        st.method,
+    )
     for name in ("threshold", "duplicate_threshold"):
         value = getattr(st, name)
-        need(value is None or -1 <= value <= 1, f"stories.{name}", "a cosine in [-1, 1]", value)
+        need(value is None or -1 <= value <= 1, f"stories.{name}", "a number in [-1, 1]", value)
     for name in ("name_weight", "decay"):
         value = getattr(st, name)
         need(value is None or value >= 0, f"stories.{name}", "0 or more", value)

@@ -9,18 +9,43 @@ Score of article a against story s:
 and a joins s when the best score reaches `threshold`. Shared names (companies, agencies,
 model names, amounts) separate two events on one theme; the decay keeps a quiet story from
 absorbing next month's news on the same subject.
+
+With a `LinkModel` (the shipped default for all-MiniLM-L6-v2) the score is instead a
+probability from a logistic model over five features of the (article, story) pair — centroid
+cosine, best cosine to one member, time gap, shared names, story size — fitted on the labelled
+dev set by `benchmarks/quality.py --fit`, and `threshold` is that probability's cut-off. The
+best single member catches a new angle on an event whose centroid has drifted.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from importlib import resources
 
 import numpy as np
 
 DAY = 86400.0
 _FAR = 1e15  # 'never' for empty slots: finite, so gap arithmetic stays NaN-free
+
+
+LINK_FILE = "story_link.json"
+LINK_FEATURES = ("centroid_cos", "best_member_cos", "gap_windows", "shared_names", "log_size")
+# Stories whose centroid is further than this are never candidates: bounds the per-article work.
+CANDIDATE_FLOOR = 0.3
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    weights: tuple[float, ...]
+    bias: float
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        z = features @ np.asarray(self.weights) + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 @dataclass(frozen=True)
@@ -30,6 +55,7 @@ class ClusterParams:
     name_weight: float
     decay: float
     duplicate_threshold: float = 0.95
+    link: LinkModel | None = None
 
 
 @dataclass
@@ -45,6 +71,14 @@ class ActiveStory:
     members: list[tuple[int, np.ndarray, float, int | None]] = field(default_factory=list)
     title_article: int | None = None  # representative: earliest original article
     title: str = ""
+    _member_matrix: np.ndarray | None = None
+
+    def best_member_cos(self, vector: np.ndarray) -> float:
+        if not self.members:
+            return 0.0
+        if self._member_matrix is None or len(self._member_matrix) != len(self.members):
+            self._member_matrix = np.stack([m[1] for m in self.members])
+        return float(np.max(self._member_matrix @ vector))
 
     @property
     def first_outlet(self) -> str | None:
@@ -63,6 +97,20 @@ class Assignment:
 
 def epoch(dt: datetime) -> float:
     return dt.timestamp()
+
+
+def link_features(
+    story: ActiveStory, vector: np.ndarray, centroid_cos: float, gap_windows: float, names
+) -> list[float]:
+    """The LinkModel's inputs for one (article, story) pair, in LINK_FEATURES order."""
+    shared = sum(1 for n in names if n in story.names)
+    return [
+        centroid_cos,
+        story.best_member_cos(vector),
+        gap_windows,
+        min(shared, 5) / 5,
+        math.log1p(story.article_count),
+    ]
 
 
 class StoryIndex:
@@ -134,6 +182,8 @@ class StoryIndex:
         window = p.window_days * DAY
         gap = np.maximum(0.0, np.maximum(when - self._last, self._first - when))
         sims = self._centroids @ vector
+        if p.link is not None:
+            return self._best_link(vector, names, sims, gap / window)
         scores = sims - p.decay * gap / window
         scores[gap > window] = -np.inf
         if p.name_weight and names:
@@ -145,6 +195,22 @@ class StoryIndex:
         if slot < 0 or not np.isfinite(scores[slot]):
             return -1, -np.inf
         return slot, float(scores[slot])
+
+    def _best_link(
+        self, vector: np.ndarray, names, sims: np.ndarray, gaps: np.ndarray
+    ) -> tuple[int, float]:
+        slots = np.nonzero((sims >= CANDIDATE_FLOOR) & (gaps <= 1.0))[0]
+        if not len(slots):
+            return -1, -np.inf
+        feats = np.array(
+            [
+                link_features(self.stories[s], vector, float(sims[s]), float(gaps[s]), names)
+                for s in slots
+            ]
+        )
+        probs = self.params.link.probability(feats)
+        top = int(np.argmax(probs))
+        return int(slots[top]), float(probs[top])
 
     def assign(
         self,
@@ -195,15 +261,38 @@ class StoryIndex:
 
 
 # Tuned on the labelled dev set by benchmarks/quality.py (see README "Stories, topics and
-# search"); feeds.yaml `stories:` values override them.
-DEFAULT_PARAMS = ClusterParams(threshold=0.675, window_days=30.0, name_weight=0.0, decay=0.05)
+# search"); feeds.yaml `stories:` values override them. CENTROID_PARAMS serve models the link
+# model was not fitted for (a custom model.path) and `stories.method: centroid`.
+CENTROID_PARAMS = ClusterParams(threshold=0.675, window_days=30.0, name_weight=0.0, decay=0.05)
 
 
-def params_from_settings(stories: object) -> ClusterParams:
+def load_link(model_id: str) -> tuple[LinkModel, float] | None:
+    """The shipped link model and its threshold, if it was fitted for `model_id`."""
+    try:
+        text = resources.files("bot.narratives").joinpath(LINK_FILE).read_text("utf-8")
+    except FileNotFoundError:
+        return None
+    data = json.loads(text)
+    if data.get("model") != model_id or tuple(data.get("features", ())) != LINK_FEATURES:
+        return None
+    return LinkModel(tuple(float(w) for w in data["weights"]), float(data["bias"])), float(
+        data["threshold"]
+    )
+
+
+def default_params(model_id: str, method: str | None = None) -> ClusterParams:
+    shipped = load_link(model_id) if method in (None, "learned") else None
+    if shipped is None:
+        return CENTROID_PARAMS
+    link, threshold = shipped
+    return replace(CENTROID_PARAMS, threshold=threshold, link=link)
+
+
+def params_from_settings(stories: object, model_id: str) -> ClusterParams:
     """feeds.yaml `stories:` values over the tuned defaults (None means "use the default")."""
-    d = DEFAULT_PARAMS
+    d = default_params(model_id, getattr(stories, "method", None))
     pick = {
         name: getattr(stories, name, None)
         for name in ("threshold", "window_days", "name_weight", "decay", "duplicate_threshold")
     }
-    return ClusterParams(**{k: (getattr(d, k) if v is None else float(v)) for k, v in pick.items()})
+    return replace(d, **{k: float(v) for k, v in pick.items() if v is not None})

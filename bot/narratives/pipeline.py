@@ -202,7 +202,7 @@ def analyze_pending(
 
     `progress(n)` is called after each committed batch with the number of articles in it.
     """
-    params = params_from_settings(settings.stories)
+    params = params_from_settings(settings.stories, embedder.model_id)
     batch_size = batch_size or settings.model.batch_size
     ids = _pending_ids(db)
     result = {"analyzed": 0, "new_stories": 0, "pending_before": len(ids)}

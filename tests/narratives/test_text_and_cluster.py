@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from bot.narratives.cluster import DAY, ClusterParams, StoryIndex, params_from_settings
+from bot.narratives.cluster import (
+    DAY,
+    LINK_FEATURES,
+    ClusterParams,
+    LinkModel,
+    StoryIndex,
+    params_from_settings,
+)
 from bot.narratives.text import MAX_CHARS, article_text, clean, names, normalise_title
 
 from .conftest import HashingEmbedder
@@ -105,9 +112,29 @@ def test_decay_separates_a_late_article_on_the_same_subject():
 def test_settings_override_only_what_is_set():
     from bot.config import StoriesConfig
 
-    p = params_from_settings(StoriesConfig(threshold=0.8))
-    assert p.threshold == 0.8
+    p = params_from_settings(StoriesConfig(threshold=0.8), "hashing-256")
+    assert p.threshold == 0.8 and p.link is None  # no link model fitted for this embedder
     assert p.window_days > 0 and p.duplicate_threshold == 0.95
+
+
+def test_shipped_link_model_is_used_for_the_model_it_was_fitted_for():
+    from bot.config import StoriesConfig
+
+    p = params_from_settings(StoriesConfig(), "sentence-transformers/all-MiniLM-L6-v2")
+    assert p.link is not None and 0 < p.threshold < 1
+    assert len(p.link.weights) == len(LINK_FEATURES)
+    plain = params_from_settings(
+        StoriesConfig(method="centroid"), "sentence-transformers/all-MiniLM-L6-v2"
+    )
+    assert plain.link is None
+
+
+def test_link_model_joins_on_probability():
+    # A model that only trusts the best single member: a close copy of one member joins even
+    # when the story's centroid has drifted away.
+    params = ClusterParams(0.5, 5, 0.0, 0.0, link=LinkModel((0.0, 20.0, 0.0, 0.0, 0.0), -14.0))
+    labels, _ = _run([(H20, 0), (H20B, 0.5), (QUAKE, 1)], params)
+    assert labels[0][0] == labels[1][0] != labels[2][0]
 
 
 def test_best_with_empty_index():
