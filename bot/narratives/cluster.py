@@ -36,6 +36,9 @@ LINK_FILE = "story_link.json"
 LINK_FEATURES = ("centroid_cos", "best_member_cos", "gap_windows", "shared_names", "log_size")
 # Stories whose centroid is further than this are never candidates: bounds the per-article work.
 CANDIDATE_FLOOR = 0.3
+# Story size enters the link model up to the largest size in the labelled data; past it the
+# fitted weight would be extrapolated (bigger stories ever harder to join).
+SIZE_CAP = 10
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ def link_features(
         story.best_member_cos(vector),
         gap_windows,
         min(shared, 5) / 5,
-        math.log1p(story.article_count),
+        math.log1p(min(story.article_count, SIZE_CAP)),
     ]
 
 

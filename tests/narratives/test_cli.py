@@ -93,3 +93,8 @@ def test_end_to_end_analyze_stories_search(db, db_path, config):
     hits = json.loads(run(config, db_path, "search", title, "--json", "--limit", "3").stdout)
     assert len(hits) == 3 and hits[0]["title"] == title
     assert set(hits[0]) >= {"id", "title", "url", "outlet", "published_at", "story_id", "score"}
+
+
+def test_search_rejects_an_empty_query_before_loading_the_model(db_path, config):
+    result = run(config, db_path, "search", "   ")
+    assert result.exit_code == 2 and "empty query" in result.output
