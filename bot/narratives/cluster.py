@@ -128,6 +128,7 @@ class StoryIndex:
         self.stories: list[ActiveStory | None] = [None] * capacity
         self._free: list[int] = list(range(capacity - 1, -1, -1))
         self._titles: dict[str, tuple[int, int]] = {}  # normalised title -> (slot, article_id)
+        self._next_expiry = _FAR  # earliest last_seen among active stories
 
     def __len__(self) -> int:
         return sum(s is not None for s in self.stories)
@@ -146,6 +147,8 @@ class StoryIndex:
     def expire(self, now: float) -> list[ActiveStory]:
         """Drop stories quiet for longer than the window before `now`; returns them."""
         cutoff = now - self.params.window_days * DAY
+        if cutoff < self._next_expiry:
+            return []  # nothing can have gone quiet yet: skip the scan
         gone = []
         for slot in np.nonzero(self._last < cutoff)[0]:
             story = self.stories[slot]
@@ -159,6 +162,8 @@ class StoryIndex:
             self._free.append(int(slot))
         if gone:
             self._titles = {t: v for t, v in self._titles.items() if self.stories[v[0]]}
+        alive = self._last[self._last > -_FAR]
+        self._next_expiry = float(alive.min()) if len(alive) else _FAR
         return gone
 
     def add_story(self, story: ActiveStory, titles: dict[str, int] | None = None) -> int:
@@ -177,6 +182,7 @@ class StoryIndex:
         norm = float(np.linalg.norm(story.vector_sum)) or 1.0
         self._centroids[slot] = story.vector_sum / norm
         self._last[slot] = story.last_seen
+        self._next_expiry = min(self._next_expiry, story.last_seen)
         self._first[slot] = story.first_seen
 
     def best(self, vector: np.ndarray, when: float, names: frozenset[str]) -> tuple[int, float]:

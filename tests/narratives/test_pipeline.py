@@ -97,7 +97,7 @@ def test_crash_mid_analysis_then_rerun_completes_without_double_counting(db, set
     # Batches of 2 in time order: articles 1-2 commit, the batch holding article 4 blows up.
     crashing = HashingEmbedder(fail_on="token prices by half in China")
     with pytest.raises(RuntimeError, match="simulated crash"):
-        analyze_pending(db, settings, crashing, now=NOW, batch_size=2)
+        analyze_pending(db, settings, crashing, now=NOW, batch_size=2, embed_batches=1)
     assert count_pending(db) == 3
     assert db.execute("SELECT sum(article_count) FROM stories").fetchone()[0] == 2
     _story_counts_consistent(db)
