@@ -68,8 +68,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class StoriesConfig:
     # None = the value tuned on the labelled dev set, shipped in bot/narratives/.
-    method: str | None = None  # learned (link model; default) | centroid (plain cosine)
-    threshold: float | None = None  # probability (learned) or cosine (centroid)
+    method: str | None = None  # centroid (default) | learned (link model, opt-in)
+    threshold: float | None = None  # cosine (centroid) or probability (learned)
     window_days: float | None = None
     name_weight: float | None = None
     decay: float | None = None

@@ -10,7 +10,7 @@ and a joins s when the best score reaches `threshold`. Shared names (companies, 
 model names, amounts) separate two events on one theme; the decay keeps a quiet story from
 absorbing next month's news on the same subject.
 
-With a `LinkModel` (the shipped default for all-MiniLM-L6-v2) the score is instead a
+With a `LinkModel` (opt-in, `stories.method: learned`) the score is instead a
 probability from a logistic model over five features of the (article, story) pair — centroid
 cosine, best cosine to one member, time gap, shared names, story size — fitted on the labelled
 dev set by `benchmarks/quality.py --fit`, and `threshold` is that probability's cut-off. The
@@ -290,7 +290,9 @@ def load_link(model_id: str) -> tuple[LinkModel, float] | None:
 
 
 def default_params(model_id: str, method: str | None = None) -> ClusterParams:
-    shipped = load_link(model_id) if method in (None, "learned") else None
+    """Centroid method unless `stories.method: learned` (see README: the link model scores
+    higher on the dev set but merges unrelated same-day articles on real feeds)."""
+    shipped = load_link(model_id) if method == "learned" else None
     if shipped is None:
         return CENTROID_PARAMS
     link, threshold = shipped

@@ -83,6 +83,15 @@ def test_end_to_end_analyze_stories_search(db, db_path, config):
     tagged = db.execute("SELECT count(*) FROM articles WHERE topics != '[]'").fetchone()[0]
     assert tagged >= 1
 
+    def story_of(fragment):
+        return db.execute(
+            "SELECT story_id FROM articles WHERE title LIKE ?", [f"%{fragment}%"]
+        ).fetchone()[0]
+
+    # One event covered by two outlets is one story; two funding rounds the same week are not.
+    assert story_of("new watermarks will work") == story_of("invisible text watermarks")
+    assert story_of("Databricks wanted to raise") != story_of("Groq raises")
+
     again = run(config, db_path, "analyze")
     assert again.exit_code == 0 and "nothing to analyse" in again.output
 

@@ -117,16 +117,15 @@ def test_settings_override_only_what_is_set():
     assert p.window_days > 0 and p.duplicate_threshold == 0.95
 
 
-def test_shipped_link_model_is_used_for_the_model_it_was_fitted_for():
+def test_link_model_is_opt_in_and_only_for_the_model_it_was_fitted_for():
     from bot.config import StoriesConfig
 
-    p = params_from_settings(StoriesConfig(), "sentence-transformers/all-MiniLM-L6-v2")
-    assert p.link is not None and 0 < p.threshold < 1
-    assert len(p.link.weights) == len(LINK_FEATURES)
-    plain = params_from_settings(
-        StoriesConfig(method="centroid"), "sentence-transformers/all-MiniLM-L6-v2"
-    )
-    assert plain.link is None
+    minilm = "sentence-transformers/all-MiniLM-L6-v2"
+    assert params_from_settings(StoriesConfig(), minilm).link is None
+    learned = params_from_settings(StoriesConfig(method="learned"), minilm)
+    assert learned.link is not None and 0 < learned.threshold < 1
+    assert len(learned.link.weights) == len(LINK_FEATURES)
+    assert params_from_settings(StoriesConfig(method="learned"), "hashing-256").link is None
 
 
 def test_link_model_joins_on_probability():
