@@ -61,9 +61,10 @@ def _when(row: dict, now: datetime) -> datetime:
 def load_active(db: Any, index: StoryIndex, model_id: str, since: datetime) -> None:
     """Put the archive's stories seen since `since` back into the index."""
     stories = db.execute(
-        """SELECT s.id, s.title, s.representative_article_id, s.first_seen, s.last_seen,
-                  s.article_count, v.vector_sum, v.names
+        """SELECT s.id, COALESCE(r.title, ''), s.representative_article_id, s.first_seen,
+                  s.last_seen, s.article_count, v.vector_sum, v.names
            FROM stories s JOIN story_vectors v ON v.story_id = s.id
+           LEFT JOIN articles r ON r.id = s.representative_article_id
            WHERE s.last_seen >= ? AND s.merged_into IS NULL AND v.model = ? AND v.dim = ?
            ORDER BY s.id""",
         [to_iso(since), model_id, index.dim],
@@ -77,7 +78,8 @@ def load_active(db: Any, index: StoryIndex, model_id: str, since: datetime) -> N
             names=Counter(json.loads(names_json)),
             article_count=count,
             title_article=rep,
-            title=title,
+            # Empty when the story is still named by a summary snippet: a headline may take over.
+            title=clean(title, 300),
         )
         members = db.execute(
             """SELECT a.id, a.title, a.outlet, COALESCE(a.published_at, a.fetched_at),

@@ -190,3 +190,29 @@ def test_real_feed_items_with_html_summaries(db, settings):
     assert count_pending(db) == 0
     assert db.execute("SELECT count(*) FROM articles WHERE story_id IS NULL").fetchone()[0] == 0
     _story_counts_consistent(db)
+
+
+def test_story_named_by_a_snippet_takes_the_first_headline_from_a_later_run(db, settings):
+    first = insert_article(
+        db,
+        url="https://x.test/a",
+        title="",
+        summary="Nvidia H20 chip exports to China now require US licences, Commerce said",
+    )
+    analyze_pending(db, settings, HashingEmbedder(), now=NOW)
+    sid = db.execute("SELECT story_id FROM articles WHERE id = ?", [first]).fetchone()[0]
+    assert (
+        db.execute("SELECT title FROM stories WHERE id = ?", [sid])
+        .fetchone()[0]
+        .startswith("Nvidia H20")
+    )
+    late = insert_article(
+        db,
+        url="https://x.test/b",
+        title="Nvidia H20 chip exports to China now require US licences",
+        published_at="2026-11-27T11:00:00Z",
+    )
+    analyze_pending(db, settings, HashingEmbedder(), now=NOW)
+    assert db.execute("SELECT story_id FROM articles WHERE id = ?", [late]).fetchone()[0] == sid
+    title = db.execute("SELECT title FROM stories WHERE id = ?", [sid]).fetchone()[0]
+    assert title == "Nvidia H20 chip exports to China now require US licences"
