@@ -13,6 +13,7 @@ import asyncio
 import io
 import logging
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +42,19 @@ class ChatContext:
     db: sqlite_utils.Database
     embedder: Callable[[], Any]
     clock: Callable[[], datetime] = field(default=utcnow)
+    # /search keeps the archive's vectors in memory and reads only new rows per query
+    # (a cold load costs ~0.75 s at 100k articles, too slow to repeat per command).
+    _search_matrix: Any = field(default=None, repr=False)
+    _search_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def search_archive(self, db: sqlite_utils.Database, query: str, limit: int) -> list[dict]:
+        from bot.narratives.search import VectorMatrix, search
+
+        embedder = self.embedder()
+        with self._search_lock:
+            if self._search_matrix is None:
+                self._search_matrix = VectorMatrix(embedder.model_id, embedder.dim)
+            return search(db, embedder, query, limit=limit, matrix=self._search_matrix)
 
 
 def _in_thread(ctx: ChatContext, fn: Callable[[sqlite_utils.Database], Any]) -> Any:
@@ -265,10 +279,7 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
         interaction: discord.Interaction, query: app_commands.Range[str, 2, 200]
     ) -> None:
         await interaction.response.defer(thinking=True)  # the model may need loading
-        from bot.narratives.search import search as search_archive
-
-        embedder = ctx.embedder()
-        hits = await _in_thread(ctx, lambda db: search_archive(db, embedder, query, limit=8))
+        hits = await _in_thread(ctx, lambda db: ctx.search_archive(db, query, 8))
         lines = []
         for n, hit in enumerate(hits, 1):
             link = masked_link(hit.get("outlet") or "link", hit.get("url"))
