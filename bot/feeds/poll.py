@@ -106,37 +106,102 @@ def _existing(db: sqlite_utils.Database, sql: str, fixed: list, values: list[str
     return found
 
 
-def _seen_elsewhere(db: sqlite_utils.Database, feed_id: int, item: dict) -> bool:
-    """The dedupe layers after guid and URL (DESIGN "Dedupe")."""
-    # A feed that rewrites guids and links still repeats title + publication time.
-    if (
-        item["title"]
-        and item["published_at"]
-        and db.execute(
-            "SELECT 1 FROM articles WHERE feed_id = ? AND title = ? AND published_at = ?",
-            [feed_id, item["title"], item["published_at"]],
-        ).fetchone()
-    ):
-        return True
-    if item["is_aggregated"] and item["title"] and item["outlet"]:
-        published = item["published_at"]
-        if published is None:
-            return bool(
-                db.execute(
-                    "SELECT 1 FROM articles WHERE outlet = ? AND title = ?",
-                    [item["outlet"], item["title"]],
-                ).fetchone()
-            )
-        when = datetime.fromisoformat(published.replace("Z", "+00:00"))
-        window = timedelta(hours=AGGREGATED_MATCH_HOURS)
+def _aggregated_seen(
+    db: sqlite_utils.Database, item: dict, pending: list[tuple[str, str, str | None]]
+) -> bool:
+    """Google News layer of DESIGN "Dedupe": same outlet + title within the match window,
+    among stored articles and the ones this feed is about to insert."""
+    outlet, title, published = item["outlet"], item["title"], item["published_at"]
+    if published is None:
+        if any(o == outlet and t == title for o, t, _ in pending):
+            return True
         return bool(
             db.execute(
-                "SELECT 1 FROM articles WHERE outlet = ? AND title = ? "
-                "AND (published_at IS NULL OR published_at BETWEEN ? AND ?)",
-                [item["outlet"], item["title"], to_iso(when - window), to_iso(when + window)],
+                "SELECT 1 FROM articles WHERE outlet = ? AND title = ?", [outlet, title]
             ).fetchone()
         )
-    return False
+    when = datetime.fromisoformat(published.replace("Z", "+00:00"))
+    window = timedelta(hours=AGGREGATED_MATCH_HOURS)
+    low, high = to_iso(when - window), to_iso(when + window)
+    if any(o == outlet and t == title and (p is None or low <= p <= high) for o, t, p in pending):
+        return True
+    return bool(
+        db.execute(
+            "SELECT 1 FROM articles WHERE outlet = ? AND title = ? "
+            "AND (published_at IS NULL OR published_at BETWEEN ? AND ?)",
+            [outlet, title, low, high],
+        ).fetchone()
+    )
+
+
+_INSERT_ARTICLE = (
+    "INSERT OR IGNORE INTO articles (feed_id, url, link, guid, title, summary, "
+    "author, outlet, published_at, fetched_at, topics) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')"
+)
+
+
+def _new_rows(db: sqlite_utils.Database, feed_id: int, items: list[dict], stamp: str) -> list:
+    """Rows to insert for a feed's items after every dedupe layer (DESIGN "Dedupe").
+
+    Guid within the feed, canonical URL anywhere, and title + publication time within the feed
+    are each one query for the whole feed, so re-reading an unchanged feed costs almost
+    nothing and a new one costs no per-item lookups (only Google News items query one by one).
+    """
+    guids = _existing(
+        db,
+        "SELECT guid FROM articles WHERE feed_id = ? AND guid IN ({marks})",
+        [feed_id],
+        [i["guid"] for i in items],
+    )
+    urls = _existing(
+        db, "SELECT url FROM articles WHERE url IN ({marks})", [], [i["url"] for i in items]
+    )
+    # A feed that rewrites guids and links still repeats title + publication time.
+    titled = [i["title"] for i in items if i["title"] and i["published_at"]]
+    dated: set[tuple[str, str]] = set()
+    for start in range(0, len(titled), 500):
+        chunk = list(dict.fromkeys(titled[start : start + 500]))
+        marks = ", ".join("?" for _ in chunk)
+        dated.update(
+            (row[0], row[1])
+            for row in db.execute(
+                "SELECT title, published_at FROM articles WHERE feed_id = ? "
+                f"AND title IN ({marks}) AND published_at IS NOT NULL",
+                [feed_id, *chunk],
+            )
+        )
+    pending: list[tuple[str, str, str | None]] = []  # (outlet, title, published_at) of rows
+    rows = []
+    for item in items:
+        if item["guid"] in guids or item["url"] in urls:
+            continue
+        guids.add(item["guid"])
+        urls.add(item["url"])
+        title, published = item["title"], item["published_at"]
+        if title and published and (title, published) in dated:
+            continue
+        aggregated = item["is_aggregated"] and title and item["outlet"]
+        if aggregated and _aggregated_seen(db, item, pending):
+            continue
+        rows.append(
+            (
+                feed_id,
+                item["url"],
+                item["link"],
+                item["guid"],
+                title,
+                item["summary"],
+                item["author"],
+                item["outlet"],
+                published,
+                stamp,
+            )
+        )
+        if title and published:
+            dated.add((title, published))
+        pending.append((item["outlet"], title, published))
+    return rows
 
 
 def store_success(
@@ -159,45 +224,10 @@ def store_success(
     new = 0
     with db.conn:
         if parsed is not None and parsed.items:
-            # Guid within the feed and canonical URL anywhere: two queries for the whole feed,
-            # so re-reading an unchanged feed costs almost nothing.
-            guids = _existing(
-                db,
-                "SELECT guid FROM articles WHERE feed_id = ? AND guid IN ({marks})",
-                [feed["id"]],
-                [i["guid"] for i in parsed.items],
-            )
-            urls = _existing(
-                db,
-                "SELECT url FROM articles WHERE url IN ({marks})",
-                [],
-                [i["url"] for i in parsed.items],
-            )
-            for item in parsed.items:
-                if item["guid"] in guids or item["url"] in urls:
-                    continue
-                guids.add(item["guid"])
-                urls.add(item["url"])
-                if _seen_elsewhere(db, feed["id"], item):
-                    continue
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO articles (feed_id, url, link, guid, title, summary, "
-                    "author, outlet, published_at, fetched_at, topics) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')",
-                    [
-                        feed["id"],
-                        item["url"],
-                        item["link"],
-                        item["guid"],
-                        item["title"],
-                        item["summary"],
-                        item["author"],
-                        item["outlet"],
-                        item["published_at"],
-                        stamp,
-                    ],
-                )
-                new += cursor.rowcount
+            rows = _new_rows(db, feed["id"], parsed.items, stamp)
+            if rows:
+                # One prepared statement for the feed; rowcount sums what was really inserted.
+                new = db.conn.executemany(_INSERT_ARTICLE, rows).rowcount
         # A 304 keeps the validators we sent; a 200 replaces them (or clears stale ones).
         etag = fetched.headers.get("etag") if fetched.status != 304 else feed["etag"]
         modified = (

@@ -174,6 +174,35 @@ async def test_google_news_matched_by_title_outlet_and_time(db, feed_server, fee
     assert all(r["title"] == title for r in articles(db).values())
 
 
+async def test_duplicates_within_one_feed_body_are_stored_once(db, feed_server, feed_settings):
+    # Items of one response are checked against each other too, not only against the archive.
+    body = rss(
+        [
+            ("g1", "https://pub.example/a/1", "Repeated headline"),
+            ("g2", "https://pub.example/a/2?session=1", "Repeated headline"),  # same title+time
+            ("g3", "https://pub.example/a/1?utm_source=x", "Other"),  # same canonical URL
+            ("g1", "https://pub.example/a/4", "Same guid"),
+            ("g5", "https://pub.example/a/5", "Distinct"),
+        ]
+    )
+    url = feed_server.set("inbatch", body)
+    gn = "https://news.google.com/rss/articles/"
+    title = "Chip curbs widen"
+    two = google_news(gn + "CBMiAAAA1?oc=5", "Reuters", title, "Sat, 28 Nov 2026 07:00:00 GMT")
+    second = google_news(gn + "CBMiBBBB2?oc=5", "Reuters", title, "Sat, 28 Nov 2026 09:00:00 GMT")
+    start = second.index(b"<item>")
+    two = two.replace(b"</channel>", second[start : second.index(b"</channel>")] + b"</channel>")
+    gn_url = feed_server.set("gnbatch", two)
+    settings = feed_settings([("f", url), ("gn", gn_url, "Google News")])
+    assert (await poll(db, settings))["new_articles"] == 3
+    rows = sorted((r["title"], r["url"]) for r in articles(db).values())
+    assert rows == [
+        ("Chip curbs widen", "https://news.google.com/rss/articles/CBMiAAAA1"),
+        ("Distinct", "https://pub.example/a/5"),
+        ("Repeated headline", "https://pub.example/a/1"),
+    ]
+
+
 HOSTILE = [
     ("/drip", "timed out after 1.5 s"),
     ("/big", "larger than the 2 MiB limit"),
