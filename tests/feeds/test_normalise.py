@@ -12,6 +12,7 @@ from bot.feeds.normalise import (
     strip_html,
     struct_to_iso,
 )
+from bot.feeds.parse import parse_feed
 
 from .feed_server import FEED_FIXTURES
 
@@ -120,3 +121,50 @@ def test_entry_without_link_or_title_is_skipped_and_linkless_gets_stable_url() -
     a = normalise_entry({"title": "Only a title"}, feed_outlet="", feed_url="http://f/")
     b = normalise_entry({"title": "Only a title"}, feed_outlet="", feed_url="http://f/")
     assert a["url"] == b["url"] and a["url"].startswith("http://f/#item-")
+
+
+@pytest.mark.parametrize(
+    ("item", "link", "guid"),
+    [
+        # Absolute link and guid: read in one pass, unchanged.
+        (
+            "<link>https://pub.example/a/1</link><guid>https://pub.example/a/1</guid>",
+            "https://pub.example/a/1",
+            "https://pub.example/a/1",
+        ),
+        # Relative link and permalink guid: resolved against where the feed lives.
+        (
+            "<link>/a/2</link><guid>a/2?x=1</guid>",
+            "https://pub.example/a/2",
+            "https://pub.example/news/a/2?x=1",
+        ),
+        # isPermaLink="false": the guid is an opaque id and stays as written.
+        (
+            '<link>https://pub.example/a/3</link><guid isPermaLink="false">CBMi3</guid>',
+            "https://pub.example/a/3",
+            "CBMi3",
+        ),
+        # A relative permalink guid next to an absolute link is still resolved.
+        (
+            "<link>https://pub.example/a/4</link><guid>a/4</guid>",
+            "https://pub.example/a/4",
+            "https://pub.example/news/a/4",
+        ),
+    ],
+)
+def test_links_and_guids_resolve_against_the_feed_url(item: str, link: str, guid: str) -> None:
+    url = "https://pub.example/news/feed.xml"
+    body = f'<rss version="2.0"><channel><title>t</title><item><title>x</title>{item}</item></channel></rss>'
+    for headers in ({}, {"Content-Type": "application/rss+xml"}):
+        entry = parse_feed(body.encode(), headers, url=url).entries[0]
+        assert (entry["link"], entry["id"]) == (link, guid)
+
+
+def test_xml_base_still_applies_below_the_feed_url() -> None:
+    body = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://pub.example/x/">'
+        b"<title>t</title><entry><title>a</title><id>tag:pub.example,2026:1</id>"
+        b'<link rel="alternate" href="story/1"/></entry></feed>'
+    )
+    entry = parse_feed(body, {}, url="https://elsewhere.example/feed").entries[0]
+    assert entry["link"] == "https://pub.example/x/story/1"
