@@ -68,8 +68,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class StoriesConfig:
     # None = the value tuned on the labelled dev set, shipped in bot/narratives/.
-    method: str | None = None  # centroid (default) | learned (link model, opt-in)
-    threshold: float | None = None  # cosine (centroid) or probability (learned)
+    method: str | None = None  # hybrid (default) | centroid | learned (link model alone)
+    threshold: float | None = None  # cosine (hybrid, centroid) or probability (learned)
     window_days: float | None = None
     name_weight: float | None = None
     decay: float | None = None
@@ -294,9 +294,9 @@ def _check_values(s: Settings) -> None:
         st.window_days,
     )
     need(
-        st.method in (None, "learned", "centroid"),
+        st.method in (None, "hybrid", "learned", "centroid"),
         "stories.method",
-        "learned or centroid",
+        "hybrid, centroid or learned",
         st.method,
     )
     for name in ("threshold", "duplicate_threshold"):

@@ -10,11 +10,18 @@ and a joins s when the best score reaches `threshold`. Shared names (companies, 
 model names, amounts) separate two events on one theme; the decay keeps a quiet story from
 absorbing next month's news on the same subject.
 
-With a `LinkModel` (opt-in, `stories.method: learned`) the score is instead a
-probability from a logistic model over five features of the (article, story) pair — centroid
-cosine, best cosine to one member, time gap, shared names, story size — fitted on the labelled
-dev set by `benchmarks/quality.py --fit`, and `threshold` is that probability's cut-off. The
-best single member catches a new angle on an event whose centroid has drifted.
+With a `LinkModel` the score is a probability from a logistic model over five features of
+the (article, story) pair — centroid cosine, best cosine to one member, time gap, shared names,
+story size — fitted on the labelled dev set by `benchmarks/quality.py --fit`. Alone
+(`stories.method: learned`, opt-in) it decides every join and `threshold` is that
+probability's cut-off; it merges unrelated same-week articles on dense live feeds, because the
+labelled set is sparse in time and taught it that "close in time" means "same story".
+
+The default, `hybrid`, keeps the centroid rule and lets the link model add only the joins it
+misses: an article that fails the centroid cut still joins a story when the link probability
+is high, it shares at least one name with the story, and it is close to one member (best member
+cosine). The best single member catches a new angle on an event whose centroid has drifted;
+the name and member conditions keep a theme (two funding rounds, two lawsuits) apart.
 """
 
 from __future__ import annotations
@@ -52,6 +59,15 @@ class LinkModel:
 
 
 @dataclass(frozen=True)
+class HybridRule:
+    """When a link may add a join the centroid rule refused (see module docstring)."""
+
+    probability: float  # link probability cut-off
+    min_member_cos: float  # cosine to the closest member of the story
+    min_shared_names: int
+
+
+@dataclass(frozen=True)
 class ClusterParams:
     threshold: float
     window_days: float
@@ -59,6 +75,9 @@ class ClusterParams:
     decay: float
     duplicate_threshold: float = 0.95
     link: LinkModel | None = None
+    # With `link`: None = learned method (threshold is a probability); set = hybrid method
+    # (threshold is the centroid cosine, the link only adds joins under this rule).
+    hybrid: HybridRule | None = None
 
 
 @dataclass
@@ -191,7 +210,7 @@ class StoryIndex:
         window = p.window_days * DAY
         gap = np.maximum(0.0, np.maximum(when - self._last, self._first - when))
         sims = self._centroids @ vector
-        if p.link is not None:
+        if p.link is not None and p.hybrid is None:
             return self._best_link(vector, names, sims, gap / window)
         scores = sims - p.decay * gap / window
         scores[gap > window] = -np.inf
@@ -201,12 +220,23 @@ class StoryIndex:
                 shared = sum(1 for n in names if n in self.stories[slot].names)
                 scores[slot] += p.name_weight * min(shared, 3) / 3
         slot = int(np.argmax(scores)) if len(scores) else -1
-        if slot < 0 or not np.isfinite(scores[slot]):
+        score = float(scores[slot]) if slot >= 0 else -np.inf
+        if p.hybrid is not None and p.link is not None and score < p.threshold:
+            linked, prob = self._best_link(vector, names, sims, gap / window, p.hybrid)
+            if linked >= 0 and prob >= p.hybrid.probability:
+                # Reported as just reaching the cosine cut, so `assign` takes it.
+                return linked, p.threshold
+        if slot < 0 or not np.isfinite(score):
             return -1, -np.inf
-        return slot, float(scores[slot])
+        return slot, score
 
     def _best_link(
-        self, vector: np.ndarray, names, sims: np.ndarray, gaps: np.ndarray
+        self,
+        vector: np.ndarray,
+        names,
+        sims: np.ndarray,
+        gaps: np.ndarray,
+        rule: HybridRule | None = None,
     ) -> tuple[int, float]:
         slots = np.nonzero((sims >= CANDIDATE_FLOOR) & (gaps <= 1.0))[0]
         if not len(slots):
@@ -218,6 +248,10 @@ class StoryIndex:
             ]
         )
         probs = self.params.link.probability(feats)
+        if rule is not None:
+            shared = np.array([sum(1 for n in names if n in self.stories[s].names) for s in slots])
+            ok = (feats[:, 1] >= rule.min_member_cos) & (shared >= rule.min_shared_names)
+            probs = np.where(ok, probs, 0.0)
         top = int(np.argmax(probs))
         return int(slots[top]), float(probs[top])
 
@@ -271,12 +305,14 @@ class StoryIndex:
 
 # Tuned on the labelled dev set by benchmarks/quality.py (see README "Stories, topics and
 # search"); feeds.yaml `stories:` values override them. CENTROID_PARAMS serve models the link
-# model was not fitted for (a custom model.path) and `stories.method: centroid`.
+# model was not fitted for (a custom model.path) and `stories.method: centroid`; the hybrid
+# default uses the same cosine cut.
 CENTROID_PARAMS = ClusterParams(threshold=0.675, window_days=30.0, name_weight=0.0, decay=0.05)
 
 
-def load_link(model_id: str) -> tuple[LinkModel, float] | None:
-    """The shipped link model and its threshold, if it was fitted for `model_id`."""
+def load_link(model_id: str) -> tuple[LinkModel, float, HybridRule | None] | None:
+    """The shipped link model, its learned-method threshold and hybrid rule, if it was fitted
+    for `model_id`."""
     try:
         text = resources.files("bot.narratives").joinpath(LINK_FILE).read_text("utf-8")
     except FileNotFoundError:
@@ -284,19 +320,29 @@ def load_link(model_id: str) -> tuple[LinkModel, float] | None:
     data = json.loads(text)
     if data.get("model") != model_id or tuple(data.get("features", ())) != LINK_FEATURES:
         return None
-    return LinkModel(tuple(float(w) for w in data["weights"]), float(data["bias"])), float(
-        data["threshold"]
+    link = LinkModel(tuple(float(w) for w in data["weights"]), float(data["bias"]))
+    h = data.get("hybrid")
+    rule = (
+        HybridRule(float(h["probability"]), float(h["min_member_cos"]), int(h["min_shared_names"]))
+        if h
+        else None
     )
+    return link, float(data["threshold"]), rule
 
 
 def default_params(model_id: str, method: str | None = None) -> ClusterParams:
-    """Centroid method unless `stories.method: learned` (see README: the link model scores
-    higher on the dev set but merges unrelated same-day articles on real feeds)."""
-    shipped = load_link(model_id) if method == "learned" else None
+    """Hybrid (centroid rule plus link-model joins) unless `stories.method` says `centroid` or
+    `learned`; centroid alone for embedders the link model was not fitted for. See README:
+    the learned method alone merges unrelated same-week articles on real feeds."""
+    shipped = load_link(model_id) if method != "centroid" else None
     if shipped is None:
         return CENTROID_PARAMS
-    link, threshold = shipped
-    return replace(CENTROID_PARAMS, threshold=threshold, link=link)
+    link, threshold, rule = shipped
+    if method == "learned":
+        return replace(CENTROID_PARAMS, threshold=threshold, link=link)
+    if rule is None:
+        return CENTROID_PARAMS
+    return replace(CENTROID_PARAMS, link=link, hybrid=rule)
 
 
 def params_from_settings(stories: object, model_id: str) -> ClusterParams:

@@ -103,6 +103,8 @@ _NOT_NAMES = frozenset(
         "reports",
         "exclusive",
         "tech",
+        # Nearly every article on this beat says "AI": sharing it links no two events.
+        "ai",
         "inc",
         "corp",
         "ltd",

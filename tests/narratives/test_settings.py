@@ -23,6 +23,7 @@ def test_shipped_feeds_yaml_repeats_the_built_in_topics():
         ({"stories": {"threshold": 1.5}}, "stories.threshold: expected a number in [-1, 1]"),
         ({"stories": {"window_days": 0}}, "stories.window_days: expected a positive number"),
         ({"stories": {"decay": -1}}, "stories.decay: expected 0 or more"),
+        ({"stories": {"method": "magic"}}, "stories.method: expected hybrid, centroid or learned"),
         ({"topics": {"x": {"threshold": 2}}}, "topics.x.threshold: expected a probability"),
     ],
 )

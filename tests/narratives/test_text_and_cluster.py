@@ -10,6 +10,7 @@ from bot.narratives.cluster import (
     DAY,
     LINK_FEATURES,
     ClusterParams,
+    HybridRule,
     LinkModel,
     StoryIndex,
     params_from_settings,
@@ -43,6 +44,8 @@ def test_names_keep_companies_models_and_numbers_but_not_function_words():
     found = names("The US adds 140 Chinese firms to the Entity List; Nvidia H20 hit")
     assert {"140", "entity", "list", "nvidia", "h20"} <= found
     assert not {"the", "us", "chinese"} & found
+    # A word every article on the beat carries links no two events.
+    assert "ai" not in names("AI startup Groq raises $350M for AI chips")
 
 
 def test_normalise_title_ignores_case_and_punctuation():
@@ -117,15 +120,24 @@ def test_settings_override_only_what_is_set():
     assert p.window_days > 0 and p.duplicate_threshold == 0.95
 
 
-def test_link_model_is_opt_in_and_only_for_the_model_it_was_fitted_for():
+def test_hybrid_is_the_default_only_for_the_model_the_link_was_fitted_for():
     from bot.config import StoriesConfig
 
     minilm = "sentence-transformers/all-MiniLM-L6-v2"
-    assert params_from_settings(StoriesConfig(), minilm).link is None
+    default = params_from_settings(StoriesConfig(), minilm)
+    assert default.link is not None and default.hybrid is not None
+    assert (
+        default.threshold
+        == params_from_settings(StoriesConfig(method="centroid"), minilm).threshold
+    )
+    assert default.hybrid.min_shared_names >= 1 and 0 < default.hybrid.probability < 1
+    assert params_from_settings(StoriesConfig(method="hybrid"), minilm) == default
+    assert params_from_settings(StoriesConfig(method="centroid"), minilm).link is None
     learned = params_from_settings(StoriesConfig(method="learned"), minilm)
-    assert learned.link is not None and 0 < learned.threshold < 1
+    assert learned.link is not None and learned.hybrid is None and 0 < learned.threshold < 1
     assert len(learned.link.weights) == len(LINK_FEATURES)
-    assert params_from_settings(StoriesConfig(method="learned"), "hashing-256").link is None
+    for method in (None, "hybrid", "learned"):
+        assert params_from_settings(StoriesConfig(method=method), "hashing-256").link is None
 
 
 def test_link_model_joins_on_probability():
@@ -134,6 +146,39 @@ def test_link_model_joins_on_probability():
     params = ClusterParams(0.5, 5, 0.0, 0.0, link=LinkModel((0.0, 20.0, 0.0, 0.0, 0.0), -14.0))
     labels, _ = _run([(H20, 0), (H20B, 0.5), (QUAKE, 1)], params)
     assert labels[0][0] == labels[1][0] != labels[2][0]
+
+
+# Trusts only the best single member: probability > 0.5 once that cosine passes 0.7.
+MEMBER_LINK = LinkModel((0.0, 20.0, 0.0, 0.0, 0.0), -14.0)
+
+
+def _hybrid(min_member_cos=0.5, min_shared_names=1):
+    # Centroid cut 0.99: only the link can join here.
+    return ClusterParams(
+        0.99,
+        5,
+        0.0,
+        0.0,
+        link=MEMBER_LINK,
+        hybrid=HybridRule(0.5, min_member_cos, min_shared_names),
+    )
+
+
+def test_hybrid_link_adds_a_join_the_centroid_rule_refuses():
+    labels, _ = _run([(H20, 0), (H20B, 0.5), (QUAKE, 1)], _hybrid())
+    assert labels[0][0] == labels[1][0] != labels[2][0]
+    assert _run([(H20, 0), (H20B, 0.5)], PARAMS_CENTROID_STRICT)[0][1][0] == 1  # centroid alone
+
+
+PARAMS_CENTROID_STRICT = ClusterParams(threshold=0.99, window_days=5, name_weight=0.0, decay=0.0)
+
+
+def test_hybrid_link_needs_a_shared_name_and_a_close_member():
+    # Same words, no capitalised names or numbers: the link model alone would join it.
+    nameless = "nvidia halts production of chips after china discourages purchases"
+    assert _run([(H20, 0), (nameless, 0.5)], _hybrid(min_shared_names=0))[0][1][0] == 0
+    assert _run([(H20, 0), (nameless, 0.5)], _hybrid())[0][1][0] == 1
+    assert _run([(H20, 0), (H20B, 0.5)], _hybrid(min_member_cos=0.99))[0][1][0] == 1
 
 
 def test_best_with_empty_index():
