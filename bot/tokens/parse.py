@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -158,18 +159,8 @@ def _add(sums: dict, key: tuple[str, str, str], prompt, completion, total: int, 
     sums[key][2] += total
 
 
-def parse_rankings_models(payload: Any, *, fetched_at: datetime, days: int = 7) -> Parsed:
-    """`/api/frontend/v1/rankings/models`: a rolling `days`-day window ending on the newest date.
-
-    total = prompt + completion (OpenRouter reports reasoning inside completion); variants such
-    as ':free' or 'batch' are summed per model.
-    """
-    source = RANKINGS_MODELS
-    raw = _data_rows(payload, source)
-    skipped: Counter = Counter()
-    seen: set[tuple] = set()
-    good: list[tuple[date, str, int, int]] = []
-    no_author = 0
+def _model_rows(raw: list, skipped: Counter) -> Iterator[tuple[dict, str, date]]:
+    """Rows that are objects with a model slug and a date; the rest are counted in `skipped`."""
     for row in raw:
         if not isinstance(row, dict):
             skipped["not an object"] += 1
@@ -182,19 +173,35 @@ def parse_rankings_models(payload: Any, *, fetched_at: datetime, days: int = 7) 
         if day is None:
             skipped["bad date"] += 1
             continue
+        yield row, slug.strip(), day
+
+
+def parse_rankings_models(payload: Any, *, fetched_at: datetime, days: int = 7) -> Parsed:
+    """`/api/frontend/v1/rankings/models`: a rolling `days`-day window ending on the newest date.
+
+    total = prompt + completion (OpenRouter reports reasoning inside completion); variants such
+    as ':free' or 'batch' are summed per model.
+    """
+    source = RANKINGS_MODELS
+    raw = _data_rows(payload, source)
+    skipped: Counter = Counter()
+    seen: set[tuple] = set()
+    good: list[tuple[date, str, int, int]] = []
+    no_author = 0
+    for row, slug, day in _model_rows(raw, skipped):
         prompt = tokens_value(row.get("total_prompt_tokens"))
         completion = tokens_value(row.get("total_completion_tokens"))
         if prompt is None or completion is None:
             skipped["bad token count"] += 1
             continue
-        key = (day, slug.strip(), str(row.get("variant") or "standard"))
+        key = (day, slug, str(row.get("variant") or "standard"))
         if key in seen:
             skipped["duplicate"] += 1
             continue
         seen.add(key)
         if not author_of(slug):
             no_author += 1
-        good.append((day, slug.strip(), prompt, completion))
+        good.append((day, slug, prompt, completion))
     newest = max((g[0] for g in good), default=None)
     if newest is None:
         return _finish(source, "week", date.min, date.min, "", {}, skipped, 0)
@@ -223,27 +230,15 @@ def parse_rankings_daily(payload: Any, *, fetched_at: datetime) -> Parsed:
     sums: dict = {}
     days: list[date] = []
     no_author = 0
-    for row in raw:
-        if not isinstance(row, dict):
-            skipped["not an object"] += 1
-            continue
-        slug = row.get("model_permaslug")
-        if not isinstance(slug, str) or not slug.strip():
-            skipped["no model_permaslug"] += 1
-            continue
-        day = _day(row.get("date"))
-        if day is None:
-            skipped["bad date"] += 1
-            continue
+    for row, slug, day in _model_rows(raw, skipped):
         total = tokens_value(row.get("total_tokens"))
         if total is None:
             skipped["bad token count"] += 1
             continue
-        if (day, slug.strip()) in seen:
+        if (day, slug) in seen:
             skipped["duplicate"] += 1
             continue
-        seen.add((day, slug.strip()))
-        slug = slug.strip()
+        seen.add((day, slug))
         author = "other" if slug == "other" else ""
         if not author and not author_of(slug):
             no_author += 1
