@@ -16,6 +16,7 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -362,10 +363,8 @@ def _check_values(s: Settings) -> None:
         s.digest.time,
     )
     try:
-        from zoneinfo import ZoneInfo
-
         ZoneInfo(s.digest.timezone)
-    except Exception:
+    except (ZoneInfoNotFoundError, ValueError):
         need(False, "digest.timezone", "an IANA time zone such as Europe/London", s.digest.timezone)
     need(s.digest.per_topic > 0, "digest.per_topic", "a positive integer", s.digest.per_topic)
     need(
