@@ -222,40 +222,27 @@ def build_scheduler(app: App) -> Any:
     )
     start = datetime.now(UTC)
     hour, minute = (int(x) for x in s.digest.time.split(":"))
-    scheduler.add_job(
-        _tick(app, poll_feeds_job),
-        IntervalTrigger(minutes=s.schedule.poll_minutes),
-        id="poll_feeds",
-        next_run_time=start,
-    )
-    scheduler.add_job(
-        _tick(app, analyze_job),
-        IntervalTrigger(minutes=s.schedule.analyze_minutes),
-        id="analyze",
-        next_run_time=start + timedelta(minutes=1),
-    )
-    scheduler.add_job(
-        _tick(app, poll_tokens_job),
-        IntervalTrigger(hours=s.schedule.tokens_hours),
-        id="poll_tokens",
-        next_run_time=start,
-    )
-    scheduler.add_job(
-        _tick(app, detect_changes_job),
-        IntervalTrigger(hours=s.schedule.tokens_hours),
-        id="detect_changes",
-        next_run_time=start + timedelta(minutes=2),
-    )
+    sch = s.schedule
+    # (job, interval, delay of its first run): the first runs are staggered so analysis and
+    # change detection see what the polls just stored.
+    interval_jobs = [
+        (poll_feeds_job, timedelta(minutes=sch.poll_minutes), timedelta(0)),
+        (analyze_job, timedelta(minutes=sch.analyze_minutes), timedelta(minutes=1)),
+        (poll_tokens_job, timedelta(hours=sch.tokens_hours), timedelta(0)),
+        (detect_changes_job, timedelta(hours=sch.tokens_hours), timedelta(minutes=2)),
+        (deliver_job, timedelta(seconds=sch.deliver_seconds), timedelta(0)),
+    ]
+    for job, every, delay in interval_jobs:
+        scheduler.add_job(
+            _tick(app, job),
+            IntervalTrigger(seconds=every.total_seconds()),
+            id=job.__name__.removesuffix("_job"),
+            next_run_time=start + delay,
+        )
     scheduler.add_job(
         _tick(app, daily_digest_job),
         CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(s.digest.timezone)),
         id="daily_digest",
-    )
-    scheduler.add_job(
-        _tick(app, deliver_job),
-        IntervalTrigger(seconds=s.schedule.deliver_seconds),
-        id="deliver",
-        next_run_time=start,
     )
     return scheduler
 
