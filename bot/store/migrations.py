@@ -8,13 +8,33 @@ Column names are a public interface (Datasette users and scripts read them): the
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
 
+from bot.errors import StoreError
+from bot.store.db import transaction
+
+
+def _script(db: sqlite_utils.Database, sql: str) -> None:
+    """Run a multi-statement script statement by statement inside the caller's transaction.
+
+    `executescript` would commit first and then run each statement in its own transaction,
+    so a failure half-way would leave half a migration behind."""
+    pending = ""
+    for line in sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise StoreError(f"incomplete SQL statement in a migration: {pending.strip()[:80]}")
+
 
 def _core_1(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE feeds (
             id INTEGER PRIMARY KEY,
@@ -137,16 +157,42 @@ def _core_1(db: sqlite_utils.Database) -> None:
             error TEXT
         );
         CREATE INDEX job_runs_job ON job_runs(job, started_at);
-        """
+        """,
     )
-    db["articles"].enable_fts(["title", "summary"], create_triggers=True, tokenize="porter")
+    # Full-text search over articles, kept in step by triggers (the layout sqlite-utils'
+    # enable_fts produces, so archives made by either path are the same).
+    _script(
+        db,
+        """
+        CREATE VIRTUAL TABLE "articles_fts" USING FTS5 (
+            "title", "summary",
+            tokenize='porter',
+            content="articles"
+        );
+        CREATE TRIGGER "articles_ai" AFTER INSERT ON "articles" BEGIN
+          INSERT INTO "articles_fts" (rowid, "title", "summary")
+            VALUES (new.rowid, new."title", new."summary");
+        END;
+        CREATE TRIGGER "articles_ad" AFTER DELETE ON "articles" BEGIN
+          INSERT INTO "articles_fts" ("articles_fts", rowid, "title", "summary")
+            VALUES('delete', old.rowid, old."title", old."summary");
+        END;
+        CREATE TRIGGER "articles_au" AFTER UPDATE ON "articles" BEGIN
+          INSERT INTO "articles_fts" ("articles_fts", rowid, "title", "summary")
+            VALUES('delete', old.rowid, old."title", old."summary");
+          INSERT INTO "articles_fts" (rowid, "title", "summary")
+            VALUES (new.rowid, new."title", new."summary");
+        END;
+        """,
+    )
 
 
 def _chat_1(db: sqlite_utils.Database) -> None:
     # A delivery may be several Discord messages; remembering which parts went out (and their
     # ids) lets a retry after a crash or a 5xx resume instead of re-posting earlier parts.
     # chat_state keeps small facts that must survive restarts (e.g. the slash-command hash).
-    db.executescript(
+    _script(
+        db,
         """
         ALTER TABLE deliveries ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE deliveries ADD COLUMN message_ids TEXT NOT NULL DEFAULT '[]';
@@ -155,7 +201,7 @@ def _chat_1(db: sqlite_utils.Database) -> None:
             value TEXT NOT NULL,
             updated_at TEXT NOT NULL
         );
-        """
+        """,
     )
 
 
@@ -163,7 +209,8 @@ def _tokens_1(db: sqlite_utils.Database) -> None:
     # as_of: when the data was current (Data API meta.as_of, else fetch time) for citations;
     # rows_skipped: rows dropped as malformed, kept for audit. share_alerts records every
     # evaluated snapshot, so "the last alerted value" and the cooldown survive restarts.
-    db.executescript(
+    _script(
+        db,
         """
         ALTER TABLE token_snapshots ADD COLUMN as_of TEXT;
         ALTER TABLE token_snapshots ADD COLUMN rows_skipped INTEGER NOT NULL DEFAULT 0;
@@ -180,13 +227,13 @@ def _tokens_1(db: sqlite_utils.Database) -> None:
             reason TEXT
         );
         CREATE INDEX share_alerts_kind ON share_alerts(source, kind, evaluated_at);
-        """
+        """,
     )
 
 
 def _tokens_2(db: sqlite_utils.Database) -> None:
     # Covering index for "newest snapshot per window", which every share query starts from.
-    db.execute(
+    db.conn.execute(
         """CREATE INDEX token_usage_windows
            ON token_usage(source, granularity, window_start, window_end, snapshot_id)"""
     )
@@ -195,7 +242,8 @@ def _tokens_2(db: sqlite_utils.Database) -> None:
 def _narratives_1(db: sqlite_utils.Database) -> None:
     # A story's running vector sum (centroid = sum / |sum|) and name counts, so the online
     # clusterer resumes from the archive without re-reading every member article.
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE story_vectors (
             story_id INTEGER PRIMARY KEY REFERENCES stories(id),
@@ -205,14 +253,16 @@ def _narratives_1(db: sqlite_utils.Database) -> None:
             names TEXT NOT NULL DEFAULT '{}'            -- JSON {name: count}
         );
         CREATE INDEX IF NOT EXISTS articles_duplicate_of ON articles(duplicate_of);
-        """
+        """,
     )
 
 
 def _archive_1(db: sqlite_utils.Database) -> None:
     # Feed health in Datasette counts each feed's articles and finds its newest: with this
     # covering index that is an index scan (~20 ms at 100k articles) instead of ~0.5 s.
-    db.execute("CREATE INDEX IF NOT EXISTS articles_feed_fetched ON articles(feed_id, fetched_at)")
+    db.conn.execute(
+        "CREATE INDEX IF NOT EXISTS articles_feed_fetched ON articles(feed_id, fetched_at)"
+    )
 
 
 # (name, function) in the order they run. Append only.
@@ -226,20 +276,51 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 ]
 
 
+class FutureArchiveError(StoreError):
+    """The archive was written by a newer Tokentide (it has migrations this one does not know)."""
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Names recorded in `_migrations`, in the order they were applied ([] for a new file)."""
+    if not db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+    ).fetchone():
+        return []
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def unknown_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Migrations in the archive that this version does not ship (a newer schema)."""
+    known = {name for name, _ in MIGRATIONS}
+    return [name for name in applied_migrations(db) if name not in known]
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations, each in its own transaction. Returns the names applied."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    """Apply pending migrations, each in its own transaction, and return the names applied.
+
+    A migration that fails leaves the archive exactly as the previous one did."""
+    future = unknown_migrations(db)
+    if future:
+        raise FutureArchiveError(
+            "the archive was written by a newer Tokentide (unknown migrations: "
+            f"{', '.join(future)}); upgrade tokentide, or browse it read-only with "
+            "`tokentide serve`"
+        )
+    with transaction(db):
+        db.conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations "
+            "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+    done = set(applied_migrations(db))
     applied = []
     for name, fn in MIGRATIONS:
         if name in done:
             continue
-        with db.conn:
+        with transaction(db):
             fn(db)
-            db.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+            db.conn.execute(
+                "INSERT INTO _migrations (name, applied_at) "
+                "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
                 [name],
             )
         applied.append(name)
