@@ -24,7 +24,7 @@ COPY pyproject.toml README.md feeds.yaml ./
 COPY bot ./bot
 RUN pip install .
 # Fail the build, not the first run, if the metadata or the model did not make it in.
-RUN python -c "import bot.archive.site; bot.archive.site.load_metadata()" \
+RUN python -c "import bot.site.site; bot.site.site.load_metadata()" \
     && python -c "from bot.config import parse_settings; from bot.narratives.embed import Embedder; Embedder.from_settings(parse_settings({})).encode(['AI chips'])"
 
 # Run as an unprivileged user; the archive lives on a volume it owns.
@@ -38,6 +38,6 @@ EXPOSE 8001
 # Healthy once the archive opens and is migrated; the archive service (compose.yaml) checks
 # its HTTP answer instead.
 HEALTHCHECK --interval=60s --timeout=10s --start-period=120s --retries=3 \
-    CMD ["python", "-m", "bot.archive.health"]
+    CMD ["python", "-m", "bot.site.health"]
 
 CMD ["tokentide", "run"]

@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "digest": ("bot.chat.commands", "digest_cmd", "Compose (and --post) a digest."),
     "deliver": ("bot.chat.commands", "deliver_cmd", "Deliver pending outbox messages."),
-    "serve": ("bot.archive.commands", "serve_cmd", "Browse the archive in Datasette."),
+    "serve": ("bot.site.commands", "serve_cmd", "Browse the archive in Datasette."),
 }
 
 

@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from bot.archive.leaks import describe_leaks, find_leaks
-from bot.archive.site import ARCHIVE_NAME, load_metadata
+from bot.site.leaks import describe_leaks, find_leaks
+from bot.site.site import ARCHIVE_NAME, load_metadata
 from bot.config import Secrets
 from bot.store.db import open_db
 
@@ -50,7 +50,7 @@ def test_every_visible_table_and_column_is_described(db, tables):
             missing.append(table)
         described = spec.get("columns", {})
         missing += [f"{table}.{c}" for c in db[table].columns_dict if not described.get(c)]
-    assert missing == [], f"describe these in bot/archive/metadata.yaml: {missing}"
+    assert missing == [], f"describe these in bot/site/metadata.yaml: {missing}"
 
 
 def test_described_columns_exist(db, tables):

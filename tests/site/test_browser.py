@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.archive.site import load_metadata
+from bot.site.site import load_metadata
 
 from .conftest import ARTIFACTS, KNOWN_HEADLINE, SECRETS
 

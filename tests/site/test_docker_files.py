@@ -20,7 +20,7 @@ import click
 import pytest
 import yaml
 
-from bot.archive.health import check_archive, check_url
+from bot.site.health import check_archive, check_url
 from bot.cli import COMMANDS
 
 from .conftest import REPO, free_port
@@ -133,11 +133,11 @@ def test_healthchecks_run_modules_that_exist():
     checks = [a for k, a in dockerfile() if k == "HEALTHCHECK"]
     assert len(checks) == 1
     command = exec_form(checks[0].split("CMD", 1)[1].strip())
-    assert command[:3] == ["python", "-m", "bot.archive.health"]
+    assert command[:3] == ["python", "-m", "bot.site.health"]
     compose_check = compose()["services"]["archive"]["healthcheck"]["test"]
-    assert compose_check[:4] == ["CMD", "python", "-m", "bot.archive.health"]
+    assert compose_check[:4] == ["CMD", "python", "-m", "bot.site.health"]
     assert compose_check[4].endswith(":8001/-/versions.json")
-    assert importlib.util.find_spec("bot.archive.health") is not None
+    assert importlib.util.find_spec("bot.site.health") is not None
 
 
 def tokentide_commands() -> list[list[str]]:
@@ -212,11 +212,11 @@ def test_archive_health_check(archive, tmp_path):
     bad.write_bytes(b"not sqlite" * 100)
     assert "cannot read" in check_archive(str(bad))
     env = {"TOKENTIDE_DB": str(archive[0]), "PATH": "/usr/bin:/bin"}
-    ok = subprocess.run([sys.executable, "-m", "bot.archive.health"], cwd=REPO, env=env)
+    ok = subprocess.run([sys.executable, "-m", "bot.site.health"], cwd=REPO, env=env)
     assert ok.returncode == 0
     env["TOKENTIDE_DB"] = str(bad)
     failed = subprocess.run(
-        [sys.executable, "-m", "bot.archive.health"],
+        [sys.executable, "-m", "bot.site.health"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.archive.site import load_metadata
+from bot.site.site import load_metadata
 from bot.clock import to_iso
 from bot.store.db import open_db
 
@@ -106,7 +106,7 @@ def test_every_write_method_is_refused(server, archive):
     plugins = {p["name"] for p in get(server, "/-/plugins.json").json()}
     # No plugin that writes: a new one here needs a look at what it lets visitors do.
     assert plugins == {
-        "bot.archive.guard",
+        "bot.site.guard",
         "datasette-dashboards",
         "datasette-leaflet",
         "datasette-render-markdown",

@@ -14,7 +14,7 @@ import sys
 from datasette import hookimpl
 from datasette.plugins import pm
 
-from bot.archive.site import ARCHIVE_NAME
+from bot.site.site import ARCHIVE_NAME
 
 # Actions that only read; Datasette's defaults decide these (anonymous may view and run SQL).
 READ_ACTIONS = frozenset(

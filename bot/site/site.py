@@ -5,7 +5,7 @@ the schema as the bot migrates), never `immutable`, because the bot writes to th
 while people browse. It is always named "archive", whatever the file is called, so URLs and the
 shipped metadata stay the same on every machine.
 
-Datasette is imported inside functions: `bot.archive` is imported by the CLI and tests cheaply.
+Datasette is imported inside functions: `bot.site` is imported by the CLI and tests cheaply.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ DATASETTE_SETTINGS: dict[str, Any] = {
 
 def load_metadata() -> dict[str, Any]:
     """The metadata shipped in the package (titles, descriptions, facets, queries, chart)."""
-    text = resources.files("bot.archive").joinpath("metadata.yaml").read_text(encoding="utf-8")
+    text = resources.files("bot.site").joinpath("metadata.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
@@ -51,7 +51,7 @@ def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = No
     from datasette.app import Datasette
     from datasette.database import Database
 
-    from bot.archive import guard
+    from bot.site import guard
 
     path = Path(db_path)
     if not path.is_file():
@@ -66,7 +66,7 @@ def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = No
         [],
         metadata=metadata if metadata is not None else load_metadata(),
         settings=DATASETTE_SETTINGS,
-        template_dir=str(resources.files("bot.archive").joinpath("templates")),
+        template_dir=str(resources.files("bot.site").joinpath("templates")),
     )
     # With no files Datasette adds an empty in-memory database; visitors have no use for it.
     ds.remove_database("_memory")

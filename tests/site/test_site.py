@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from bot.archive.site import ARCHIVE_NAME, build_datasette
+from bot.site.site import ARCHIVE_NAME, build_datasette
 from bot.errors import StoreError
 from bot.store.db import open_db
 

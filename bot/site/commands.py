@@ -44,8 +44,8 @@ def serve_cmd(obj, port: int, host: str) -> None:
     Example:
       tokentide serve --port 8001    # then open http://127.0.0.1:8001/
     """
-    from bot.archive.leaks import describe_leaks, find_leaks
-    from bot.archive.site import build_datasette, run_server
+    from bot.site.leaks import describe_leaks, find_leaks
+    from bot.site.site import build_datasette, run_server
 
     settings = obj.settings
     leaks = find_leaks(obj.db, settings.secrets)  # obj.db opens the archive and migrates it

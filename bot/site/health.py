@@ -1,7 +1,7 @@
 """Container health checks, small enough to run every minute.
 
-    python -m bot.archive.health          the archive ($TOKENTIDE_DB) opens and is migrated
-    python -m bot.archive.health URL      the Datasette at URL answers 200
+    python -m bot.site.health          the archive ($TOKENTIDE_DB) opens and is migrated
+    python -m bot.site.health URL      the Datasette at URL answers 200
 
 Exit code 0 when healthy, 1 with one line on stderr saying what is wrong. Uses only the
 standard library, so a check never imports the bot's heavy dependencies.
