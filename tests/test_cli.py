@@ -58,12 +58,6 @@ def test_every_command_has_help_with_an_example(name):
     assert "tokentide" in result.output
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
-def test_every_command_is_in_the_readme(name):
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert f"tokentide {name}" in readme, f"README does not document `tokentide {name}`"
-
-
 def test_config_typo_exits_2_with_one_line(tmp_path):
     cfg = tmp_path / "feeds.yaml"
     cfg.write_text("feeds: []\nfetch: {timeout_s: soon}\n", encoding="utf-8")

@@ -18,21 +18,6 @@ from .or_server import market_share_payload
 REPO = Path(__file__).parent.parent.parent
 
 
-def tokens_section() -> str:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    return readme.split("<!-- section:tokens -->")[1].split("<!-- /section:tokens -->")[0]
-
-
-def test_every_openrouter_setting_is_documented_with_its_default():
-    section = tokens_section()
-    for f in fields(OpenRouterConfig):
-        if f.name != "alert":
-            assert f"`{f.name}`" in section, f.name
-    for f in fields(AlertConfig):
-        assert f"`alert.{f.name}`" in section, f.name
-    assert "OPENROUTER_API_KEY" in section and "TOKENTIDE_OPENROUTER_URL" in section
-
-
 def test_feeds_yaml_comments_show_the_real_defaults():
     text = (REPO / "feeds.yaml").read_text(encoding="utf-8").split("\nopenrouter:")[1]
     shown = dict(re.findall(r"#\s+(\w+): (\[[^\]]*\]|[^\s#]+)", text))
