@@ -27,10 +27,10 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from bot.site.leaks import find_leaks  # noqa: E402
-from bot.site.site import build_datasette, load_metadata  # noqa: E402
 from bot.clock import to_iso, utcnow  # noqa: E402
 from bot.config import Secrets  # noqa: E402
+from bot.site.leaks import find_leaks  # noqa: E402
+from bot.site.site import build_datasette, load_metadata  # noqa: E402
 from bot.store.db import open_db  # noqa: E402
 
 WORDS = [

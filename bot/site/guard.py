@@ -3,8 +3,9 @@
 Datasette 0.65 has no write API of its own, but any installed plugin could add one, and
 plugins are loaded from the environment. So permissions are deny-by-default: reading actions
 keep Datasette's defaults, every other action (inserts, uploads, a plugin's own write
-permission) is refused for everyone. Connections are also set `query_only`, so even a
-write that got through would be refused by SQLite itself.
+permission) is refused for everyone, and every method but GET, HEAD and OPTIONS is refused
+before Datasette sees the request. (The connections themselves are read-only too: see
+`bot.site.site`.)
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import sys
 
 from datasette import hookimpl
 from datasette.plugins import pm
-
-from bot.site.site import ARCHIVE_NAME
 
 # Actions that only read; Datasette's defaults decide these (anonymous may view and run SQL).
 READ_ACTIONS = frozenset(
@@ -30,10 +29,6 @@ READ_ACTIONS = frozenset(
         "debug-menu",
     }
 )
-
-# A reader waits this long for SQLite's locks rather than failing with "database is locked".
-# In WAL mode readers rarely wait at all; this covers checkpoints and schema changes.
-BUSY_TIMEOUT_MS = 10_000
 
 
 def register() -> None:
@@ -77,10 +72,3 @@ def asgi_wrapper(datasette):
         return read_only
 
     return wrap
-
-
-@hookimpl
-def prepare_connection(conn, database):
-    if database == ARCHIVE_NAME:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA query_only = 1")

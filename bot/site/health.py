@@ -3,8 +3,8 @@
     python -m bot.site.health          the archive ($TOKENTIDE_DB) opens and is migrated
     python -m bot.site.health URL      the Datasette at URL answers 200
 
-Exit code 0 when healthy, 1 with one line on stderr saying what is wrong. Uses only the
-standard library, so a check never imports the bot's heavy dependencies.
+Exit code 0 when healthy, 1 with one line on stderr saying what is wrong. Imports only the
+config and the store, never Datasette or the model, so a check stays small.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import urllib.error
 import urllib.request
 
 from bot.config import DEFAULT_DB
+from bot.errors import StoreError
+from bot.store.db import open_read_only
+from bot.store.migrations import applied_migrations
 
 
 def check_archive(path: str) -> str | None:
@@ -23,11 +26,13 @@ def check_archive(path: str) -> str | None:
     if not os.path.isfile(path):
         return f"{path}: no archive yet"
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        db = open_read_only(path, timeout=5)
         try:
-            (applied,) = conn.execute("SELECT COUNT(*) FROM _migrations").fetchone()
+            applied = applied_migrations(db)
         finally:
-            conn.close()
+            db.close()
+    except StoreError as exc:
+        return str(exc)
     except sqlite3.Error as exc:
         return f"{path}: cannot read the archive: {exc}"
     return None if applied else f"{path}: no migration applied yet"

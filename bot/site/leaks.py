@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from bot.config import Secrets
+from bot.store.scan import content_tables, count_containing, count_like, text_columns
 
 # Shapes of secrets that are unsafe to show even when this process does not know their value.
 SECRET_PATTERNS: dict[str, str] = {
@@ -33,26 +34,6 @@ class Leak:
     rows: int
 
 
-def _text_columns(db: sqlite_utils.Database, table: str) -> list[str]:
-    return [c.name for c in db[table].columns if c.type.upper() in ("TEXT", "")]
-
-
-def _scannable_tables(db: sqlite_utils.Database) -> list[str]:
-    fts_shadow = {
-        name
-        for fts in db.table_names(fts5=True) + db.table_names(fts4=True)
-        for name in db.table_names()
-        if name.startswith(f"{fts}_")
-    }
-    return [
-        name
-        for name in db.table_names()
-        if name not in SKIP_TABLES
-        and name not in fts_shadow
-        and name not in db.table_names(fts5=True) + db.table_names(fts4=True)
-    ]
-
-
 def find_leaks(db: sqlite_utils.Database, secrets: Secrets) -> list[Leak]:
     """Every (table, column) holding a known secret value or a secret-shaped string."""
     known = {
@@ -62,20 +43,20 @@ def find_leaks(db: sqlite_utils.Database, secrets: Secrets) -> list[Leak]:
     }
     known = {k: v for k, v in known.items() if v and len(v) >= MIN_SECRET_LENGTH}
     leaks: list[Leak] = []
-    for table in _scannable_tables(db):
-        for column in _text_columns(db, table):
-            checks = [(name, f"instr([{column}], ?) > 0", value) for name, value in known.items()]
+    for table in content_tables(db):
+        if table in SKIP_TABLES:
+            continue
+        for column in text_columns(db, table):
+            found = [
+                (name, count_containing(db, table=table, column=column, text=value))
+                for name, value in known.items()
+            ]
             if table in PATTERN_TABLES:
-                checks += [
-                    (name, f"[{column}] LIKE ?", pattern)
+                found += [
+                    (name, count_like(db, table=table, column=column, pattern=pattern))
                     for name, pattern in SECRET_PATTERNS.items()
                 ]
-            for what, condition, arg in checks:
-                (rows,) = db.execute(
-                    f"SELECT COUNT(*) FROM [{table}] WHERE {condition}", [arg]
-                ).fetchone()
-                if rows:
-                    leaks.append(Leak(table, column, what, rows))
+            leaks += [Leak(table, column, what, rows) for what, rows in found if rows]
     return leaks
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import sqlite3
-import urllib.parse
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,13 @@ from typing import Any
 import yaml
 
 from bot.errors import StoreError
+from bot.store.db import read_only_connection
 
 ARCHIVE_NAME = "archive"
+
+# A reader waits this long for SQLite's locks rather than failing with "database is locked".
+# In WAL mode readers rarely wait at all; this covers checkpoints and schema changes.
+BUSY_TIMEOUT_S = 10
 
 # Datasette settings for a live archive (see benchmarks/datasette.py): the topic facet over
 # 100k articles takes ~0.5 s, so facets get 1.5 s; facet *suggestions* would try every
@@ -75,10 +79,11 @@ def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = No
 
 
 def _read_only_database(base: type) -> type:
-    """Datasette's Database, opening the file read-only by a properly quoted URI.
+    """Datasette's Database, reading through the store's read-only connections.
 
     Datasette builds `file:{path}?mode=ro` unquoted, so a path holding "#", "?" or "%" opens
-    the wrong file (or none). And no write connection is ever handed out.
+    the wrong file (or none); the store quotes it, and sets `query_only`, so even a write that
+    got past the guard would be refused by SQLite itself. No write connection is handed out.
     """
 
     class ArchiveDatabase(base):
@@ -88,8 +93,7 @@ def _read_only_database(base: type) -> type:
         def connect(self, write: bool = False) -> sqlite3.Connection:
             if write:
                 raise StoreError("the archive is served read-only: Datasette may not write")
-            uri = f"file:{urllib.parse.quote(self.path)}?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn = read_only_connection(self.path, timeout=BUSY_TIMEOUT_S)
             self._all_file_connections.append(conn)  # closed with the Database
             return conn
 

@@ -111,3 +111,8 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def read_only_connection(path: str | Path, *, timeout: float = 30) -> sqlite3.Connection:
+    """The sqlite3 connection behind `open_read_only`, for a library that wants one (Datasette)."""
+    return open_read_only(path, timeout=timeout).conn

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -20,8 +21,8 @@ import click
 import pytest
 import yaml
 
-from bot.site.health import check_archive, check_url
 from bot.cli import COMMANDS
+from bot.site.health import check_archive, check_url
 
 from .conftest import REPO, free_port
 
@@ -214,6 +215,14 @@ def test_archive_health_check(archive, tmp_path):
         text=True,
     )
     assert failed.returncode == 1 and failed.stderr.startswith("unhealthy: ")
+
+
+def test_archive_health_check_quotes_the_path(archive, tmp_path):
+    # "#", "?" and "%" would cut or change an unquoted file: URI and check another file.
+    path = tmp_path / "my data #1" / "archive?%20.db"
+    path.parent.mkdir()
+    shutil.copy(archive[0], path)
+    assert check_archive(str(path)) is None
 
 
 def test_http_health_check(server):

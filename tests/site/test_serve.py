@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.site.site import load_metadata
 from bot.clock import to_iso
+from bot.site.site import load_metadata
 from bot.store.db import open_db
 
 from .conftest import (

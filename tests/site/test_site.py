@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from bot.site.site import ARCHIVE_NAME, build_datasette
 from bot.errors import StoreError
+from bot.site.site import ARCHIVE_NAME, build_datasette
 from bot.store.db import open_db
 
 from .conftest import KNOWN_HEADLINE
@@ -42,3 +44,12 @@ async def test_datasette_gets_no_write_connection(archive, tmp_path):
 def test_a_missing_archive_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="no archive here"):
         build_datasette(tmp_path / "nothing.db")
+
+
+def test_the_guard_plugin_stands_alone():
+    # The plugin module is loaded by Datasette's plugin manager; it needs nothing from the site.
+    code = "import sys, bot.site.guard; print('bot.site.site' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
