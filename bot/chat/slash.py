@@ -146,17 +146,16 @@ def story_embed(story: dict[str, Any]) -> discord.Embed:
 
 
 def feeds_embed(db: sqlite_utils.Database) -> discord.Embed:
-    rows = db.execute(
-        "SELECT name, url, enabled, error_count, last_success_at, disabled_reason, origin "
-        "FROM feeds ORDER BY enabled DESC, error_count DESC, name LIMIT 40"
-    ).fetchall()
+    from bot.store.feeds import feed_health
+
+    rows = feed_health(db, worst_first=True, limit=40)
     lines = []
-    for name, url, enabled, errors, last_ok, disabled, origin in rows:
-        state = "✅" if enabled and not errors else ("⚠️" if enabled else "⛔")
-        label = safe_inline(name or url, 60)
-        ok = (last_ok or "never")[:16].replace("T", " ")
-        note = f" · {safe_inline(disabled, 80)}" if disabled else ""
-        lines.append(f"{state} {label} · {errors} errors · ok {ok} · {origin}{note}")
+    for f in rows:
+        state = "✅" if f.enabled and not f.error_count else ("⚠️" if f.enabled else "⛔")
+        label = safe_inline(f.name or f.url, 60)
+        ok = (f.last_success_at or "never")[:16].replace("T", " ")
+        note = f" · {safe_inline(f.disabled_reason, 80)}" if f.disabled_reason else ""
+        lines.append(f"{state} {label} · {f.error_count} errors · ok {ok} · {f.origin}{note}")
     return discord.Embed(
         title=f"Feeds ({len(rows)})",
         description="\n".join(lines)[:4000] or "No feeds yet.",
@@ -166,13 +165,11 @@ def feeds_embed(db: sqlite_utils.Database) -> discord.Embed:
 
 def add_feed_row(db: sqlite_utils.Database, url: str, *, now: datetime) -> bool:
     """Insert a Discord-added feed, due now; False when the URL is already known."""
-    with db.conn:
-        cur = db.execute(
-            "INSERT INTO feeds (url, name, origin, created_at, next_check_at) "
-            "VALUES (?, ?, 'discord', ?, ?) ON CONFLICT(url) DO NOTHING",
-            [url, url, to_iso(now), to_iso(now)],
-        )
-    return cur.rowcount == 1
+    from bot.models import NewFeed
+    from bot.store.feeds import add_feeds
+
+    feed = NewFeed(url=url, name=url, origin="discord", next_check_at=to_iso(now))
+    return add_feeds(db, [feed], now=now) == 1
 
 
 # --- the commands -----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -49,20 +50,6 @@ def poll_cmd(obj: Any, all_feeds: bool) -> None:
     )
 
 
-HEALTH_COLUMNS = (
-    "id",
-    "name",
-    "url",
-    "origin",
-    "enabled",
-    "last_success_at",
-    "error_count",
-    "last_error",
-    "next_check_at",
-    "disabled_reason",
-)
-
-
 @click.command("feeds")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead.")
 @click.pass_obj
@@ -74,17 +61,13 @@ def feeds_cmd(obj: Any, as_json: bool) -> None:
       tokentide feeds --json
     """
     from bot.feeds.poll import sync_config_feeds
+    from bot.store.feeds import feed_health
 
     db = obj.db
     sync_config_feeds(db, obj.settings, now=utcnow())
-    rows = [
-        dict(row)
-        for row in db.query(f"SELECT {', '.join(HEALTH_COLUMNS)} FROM feeds ORDER BY name, id")
-    ]
+    rows = feed_health(db)
     if as_json:
-        for row in rows:
-            row["enabled"] = bool(row["enabled"])
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json.dumps([asdict(row) for row in rows], indent=2, ensure_ascii=False))
         return
     if not rows:
         click.echo("no feeds: add some under `feeds:` in the config or run import-opml")
@@ -92,20 +75,20 @@ def feeds_cmd(obj: Any, as_json: bool) -> None:
     header = ("name", "last success", "errors", "next check", "status")
     table = [header]
     for row in rows:
-        if not row["enabled"]:
+        if not row.enabled:
             status = "off"
-        elif row["disabled_reason"]:
-            status = f"DISABLED: {row['disabled_reason']}"
-        elif row["last_error"]:
-            status = f"error: {row['last_error']}"
+        elif row.disabled_reason:
+            status = f"DISABLED: {row.disabled_reason}"
+        elif row.last_error:
+            status = f"error: {row.last_error}"
         else:
-            status = "ok" if row["last_success_at"] else "not checked yet"
+            status = "ok" if row.last_success_at else "not checked yet"
         table.append(
             (
-                _clip(row["name"], 40),
-                row["last_success_at"] or "never",
-                str(row["error_count"]),
-                row["next_check_at"] or "now",
+                _clip(row.name, 40),
+                row.last_success_at or "never",
+                str(row.error_count),
+                row.next_check_at or "now",
                 status,
             )
         )

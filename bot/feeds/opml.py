@@ -1,4 +1,4 @@
-"""OPML import: read a subscription list, add its feeds with origin 'opml' in one transaction."""
+"""OPML import: read a subscription list, add its feeds with origin 'opml', all or none."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bot.clock import to_iso
 from bot.errors import FeedError
+from bot.models import NewFeed
+from bot.store.feeds import add_feeds
 
 MAX_OPML_BYTES = 5 * 1024 * 1024
 
 
-def parse_opml(data: bytes, *, source: str = "<opml>") -> list[dict[str, str]]:
-    """OPML bytes → [{url, name, outlet}]. Raises FeedError naming the file and the problem."""
+def parse_opml(data: bytes, *, source: str = "<opml>") -> list[NewFeed]:
+    """OPML bytes → feeds to add (origin 'opml', outlet = title). Raises FeedError naming the
+    file and the problem."""
     head = data[:4096].lower()
     if b"<!doctype" in head or b"<!entity" in data.lower():
         # OPML never needs a DTD; refusing one rules out entity expansion tricks.
@@ -26,7 +28,7 @@ def parse_opml(data: bytes, *, source: str = "<opml>") -> list[dict[str, str]]:
         raise FeedError(f"{source}: not valid OPML/XML ({exc})") from None
     if root.tag.lower() != "opml" or root.find("body") is None:
         raise FeedError(f"{source}: not an OPML file (expected <opml> with a <body>)")
-    feeds: list[dict[str, str]] = []
+    feeds: list[NewFeed] = []
     seen: set[str] = set()
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
@@ -38,13 +40,13 @@ def parse_opml(data: bytes, *, source: str = "<opml>") -> list[dict[str, str]]:
         if url in seen:
             continue
         seen.add(url)
-        feeds.append({"url": url, "name": name, "outlet": name})
+        feeds.append(NewFeed(url=url, name=name, outlet=name, origin="opml"))
     if not feeds:
         raise FeedError(f"{source}: no feeds found (no <outline> with an xmlUrl attribute)")
     return feeds
 
 
-def read_opml(path: str | Path) -> list[dict[str, str]]:
+def read_opml(path: str | Path) -> list[NewFeed]:
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -56,15 +58,8 @@ def read_opml(path: str | Path) -> list[dict[str, str]]:
     return parse_opml(data, source=str(path))
 
 
-def import_opml(db: sqlite_utils.Database, feeds: list[dict[str, str]], *, now: datetime) -> dict:
-    """Insert feeds not yet known (by URL); all in one transaction."""
-    added = 0
-    with db.conn:
-        for feed in feeds:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO feeds (url, name, outlet, origin, enabled, created_at) "
-                "VALUES (?, ?, ?, 'opml', 1, ?)",
-                [feed["url"], feed["name"], feed["outlet"], to_iso(now)],
-            )
-            added += cursor.rowcount
+def import_opml(db: sqlite_utils.Database, feeds: list[NewFeed], *, now: datetime) -> dict:
+    """Add the feeds not yet known (by URL), all in one transaction: a failure half-way adds
+    none of them."""
+    added = add_feeds(db, feeds, now=now)
     return {"added": added, "skipped": len(feeds) - added}

@@ -11,7 +11,8 @@ import pytest
 
 from bot.feeds.fetch import make_client
 from bot.feeds.normalise import normalise_entry
-from bot.feeds.poll import make_parse_pool, poll_feeds, select_feeds, sync_config_feeds
+from bot.feeds.poll import make_parse_pool, poll_feeds, sync_config_feeds
+from bot.store.feeds import due_feeds
 
 from .feed_server import FEED_FIXTURES, PUBLISHER_FEEDS, corpus_files, corpus_headers
 
@@ -360,7 +361,7 @@ async def test_disabled_after_repeated_failures_and_revived_by_success(
         "disabled after 3 consecutive failures; last: server error (HTTP 500)"
     )
     far_future = NOW + timedelta(days=365)
-    assert select_feeds(db, now=far_future) == []
+    assert due_feeds(db, now=far_future) == []
     feed_server.set("flaky", rss([("a", "https://flaky.example/a", "Back")]))
     await poll(db, settings)  # --all retries disabled feeds
     row = feed(db, "F")
