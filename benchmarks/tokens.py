@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import parse_settings  # noqa: E402
 from bot.store.db import open_db  # noqa: E402
-from bot.tokens.alerts import detect_changes  # noqa: E402
+from bot.tokens.changes import detect_changes  # noqa: E402
 from bot.tokens.countries import load_country_map  # noqa: E402
 from bot.tokens.history import content_hash, store_snapshot  # noqa: E402
 from bot.tokens.parse import parse_rankings_models  # noqa: E402

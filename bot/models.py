@@ -74,3 +74,94 @@ class NewArticle:
     outlet: str | None
     published_at: str | None
     is_aggregated: bool = False  # an aggregator's item (Google News): also matched by title
+
+
+# --- tokens ---
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One row of an OpenRouter answer, parsed, before its maker is given a country."""
+
+    window_start: str
+    window_end: str
+    granularity: str  # day | week
+    model: str
+    author: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSnapshot:
+    """One OpenRouter answer, parsed: what a `token_snapshots` row and its usage rows will hold."""
+
+    source: str
+    granularity: str
+    window_start: str
+    window_end: str
+    as_of: str
+    rows: tuple[UsageRow, ...]
+    skipped: dict[str, int]  # reason -> rows dropped
+    no_author: int  # rows kept but attributable to nobody (-> UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A row of `token_snapshots` (without the raw payload); `as_of` falls back to
+    `fetched_at` when the source gave none."""
+
+    id: int
+    source: str
+    fetched_at: str
+    window_start: str
+    window_end: str
+    granularity: str
+    as_of: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenWindow:
+    """One (source, granularity, window) of `token_usage` with its newest snapshot."""
+
+    source: str
+    granularity: str
+    window_start: str
+    window_end: str
+    snapshot_id: int
+    as_of: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """A row of `token_usage` as the share maths reads it, with its snapshot's `as_of`."""
+
+    snapshot_id: int
+    source: str
+    granularity: str
+    window_start: str
+    window_end: str
+    model: str
+    author: str
+    country: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int
+    as_of: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShareAlert:
+    """A row of `share_alerts`: one snapshot judged for a share alert, and the decision."""
+
+    snapshot_id: int
+    evaluated_at: str
+    source: str
+    period_start: str | None
+    period_end: str | None
+    shares: dict[str, float]  # {country: fraction}, JSON in the table
+    leader: str | None
+    kind: str  # baseline | alert | quiet | held | skipped
+    delivery_id: int | None
+    reason: str | None

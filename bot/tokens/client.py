@@ -21,7 +21,7 @@ import httpx
 from bot import __version__
 from bot.config import Settings
 from bot.errors import OpenRouterError
-from bot.tokens.parse import MARKET_SHARE, RANKINGS_DAILY, RANKINGS_MODELS
+from bot.tokens.sources import MARKET_SHARE, RANKINGS_DAILY, RANKINGS_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ class Fetched:
     body: str  # the response text exactly as received
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
-    """An HTTP client for OpenRouter (tests and the composition root may pass their own)."""
+def make_api_client(settings: Settings) -> httpx.AsyncClient:
+    """The one place an HTTP client for OpenRouter is built: JSON wanted, redirects followed,
+    openrouter.timeout_s per request. The caller owns it (closes it); polls take it as given."""
     return httpx.AsyncClient(
         timeout=settings.openrouter.timeout_s,
         headers={"User-Agent": f"Tokentide/{__version__}", "Accept": "application/json"},

@@ -24,15 +24,15 @@ def poll_tokens_cmd(obj, as_json: bool) -> None:
     Example:
       tokentide poll-tokens && tokentide share
     """
-    from bot.tokens.alerts import detect_changes
-    from bot.tokens.client import make_client
+    from bot.tokens.changes import detect_changes
+    from bot.tokens.client import make_api_client
     from bot.tokens.poll import poll_tokens
 
     settings, db = obj.settings, obj.db
     now = utcnow()
 
     async def fetch() -> dict:
-        async with make_client(settings) as http:
+        async with make_api_client(settings) as http:
             return await poll_tokens(db, settings, http, now=now)
 
     result = asyncio.run(fetch())
@@ -111,14 +111,14 @@ def backfill_tokens_cmd(obj, days: int) -> None:
     Example:
       OPENROUTER_API_KEY=... tokentide backfill-tokens --days 90
     """
-    from bot.tokens.client import make_client
+    from bot.tokens.client import make_api_client
     from bot.tokens.poll import backfill_tokens
 
     settings, db = obj.settings, obj.db
     now = utcnow()
 
     async def run(bar) -> dict:
-        async with make_client(settings) as http:
+        async with make_api_client(settings) as http:
             return await backfill_tokens(
                 db, settings, http, now=now, days=days, progress=bar.update
             )

@@ -10,48 +10,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.clock import parse_iso, to_iso
 from bot.errors import OpenRouterError
+from bot.models import ParsedSnapshot, UsageRow
 from bot.tokens.countries import author_of
-
-RANKINGS_DAILY = "rankings-daily"
-RANKINGS_MODELS = "rankings-models"
-MARKET_SHARE = "market-share"
+from bot.tokens.sources import MARKET_SHARE, RANKINGS_DAILY, RANKINGS_MODELS
 
 _DATE_SUFFIX = re.compile(r"-20\d{6}$")
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    window_start: str
-    window_end: str
-    granularity: str  # day | week
-    model: str
-    author: str
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    total_tokens: int
-
-
-@dataclass(frozen=True)
-class Parsed:
-    source: str
-    granularity: str
-    window_start: str
-    window_end: str
-    as_of: str
-    rows: tuple[UsageRow, ...]
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> rows dropped
-    no_author: int = 0  # rows kept but attributable to nobody (→ UNKNOWN)
-
-    @property
-    def skipped_total(self) -> int:
-        return sum(self.skipped.values())
 
 
 def model_key(slug: str) -> str:
@@ -117,7 +86,7 @@ def _finish(
     sums: dict[tuple[str, str, str], list],
     skipped: Counter,
     no_author: int,
-) -> Parsed:
+) -> ParsedSnapshot:
     if not sums:
         detail = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
         raise OpenRouterError(
@@ -137,7 +106,7 @@ def _finish(
         )
         for (ws, we, model), v in sorted(sums.items())
     )
-    return Parsed(
+    return ParsedSnapshot(
         source=source,
         granularity=granularity,
         window_start=_ts(start),
@@ -176,7 +145,7 @@ def _model_rows(raw: list, skipped: Counter) -> Iterator[tuple[dict, str, date]]
         yield row, slug.strip(), day
 
 
-def parse_rankings_models(payload: Any, *, fetched_at: datetime, days: int = 7) -> Parsed:
+def parse_rankings_models(payload: Any, *, fetched_at: datetime, days: int = 7) -> ParsedSnapshot:
     """`/api/frontend/v1/rankings/models`: a rolling `days`-day window ending on the newest date.
 
     total = prompt + completion (OpenRouter reports reasoning inside completion); variants such
@@ -215,7 +184,7 @@ def parse_rankings_models(payload: Any, *, fetched_at: datetime, days: int = 7) 
     return _finish(source, granularity, start, end, to_iso(fetched_at), sums, skipped, no_author)
 
 
-def parse_rankings_daily(payload: Any, *, fetched_at: datetime) -> Parsed:
+def parse_rankings_daily(payload: Any, *, fetched_at: datetime) -> ParsedSnapshot:
     """Data API `rankings-daily`: one row per (date, model), `total_tokens` a decimal string.
 
     The 'other' row (everything outside the day's top 50) is kept as model 'other' → UNKNOWN.
@@ -252,7 +221,7 @@ def parse_rankings_daily(payload: Any, *, fetched_at: datetime) -> Parsed:
     return _finish(source, "day", start, end, as_of, sums, skipped, no_author)
 
 
-def parse_market_share(payload: Any, *, fetched_at: datetime) -> Parsed:
+def parse_market_share(payload: Any, *, fetched_at: datetime) -> ParsedSnapshot:
     """Keyless `rankings/market-share`: weekly tokens per top author plus 'others'.
 
     Each `x` is the Monday a week starts; the newest week is still in progress (its window ends

@@ -18,10 +18,12 @@ import sqlite_utils
 from bot.clock import to_iso
 from bot.config import Settings
 from bot.errors import OpenRouterError
+from bot.models import ParsedSnapshot
 from bot.tokens.client import Fetched, OpenRouterAuthError, OpenRouterClient, Sleep
 from bot.tokens.countries import load_country_map
 from bot.tokens.history import content_hash, store_snapshot
-from bot.tokens.parse import MARKET_SHARE, PARSERS, RANKINGS_DAILY, RANKINGS_MODELS, Parsed
+from bot.tokens.parse import PARSERS
+from bot.tokens.sources import MARKET_SHARE, RANKINGS_DAILY, RANKINGS_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 def _store(
     db: sqlite_utils.Database, settings: Settings, fetched: Fetched, *, now: datetime
 ) -> dict:
-    parsed: Parsed = PARSERS[fetched.source](fetched.payload, fetched_at=now)
+    parsed: ParsedSnapshot = PARSERS[fetched.source](fetched.payload, fetched_at=now)
     snapshot_id, stored = store_snapshot(
         db,
         parsed,

@@ -8,15 +8,11 @@ from datetime import datetime
 import sqlite_utils
 
 from bot.errors import TokentideError
-from bot.tokens.history import latest_rows, latest_windows, window_rows
+from bot.store.tokens import latest_rows, latest_windows, window_rows
 from bot.tokens.shares import BY, Period, build_periods, deltas, select_periods, shares_by
+from bot.tokens.sources import citation
 
-CITATION = "Source: OpenRouter (openrouter.ai/rankings), as of {as_of}"
 PRECISION = 6  # fractions to 6 places: 0.0001 points, far below any alert threshold
-
-
-def citation(as_of: str) -> str:
-    return CITATION.format(as_of=as_of)
 
 
 def _check(by: str, period: str) -> None:
@@ -68,7 +64,7 @@ def current_share(
     if chosen is None:
         return None
     current, previous = (
-        None if p is None else replace(p, rows=tuple(window_rows(db, list(p.rows)))) for p in chosen
+        None if p is None else replace(p, rows=tuple(window_rows(db, p.rows))) for p in chosen
     )
     return share_document(current, previous, by)
 

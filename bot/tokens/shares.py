@@ -1,4 +1,4 @@
-"""Share maths. Pure: usage rows (plain dicts) in, periods and fractions out.
+"""Share maths. Pure: usage rows (`TokenRow` records) in, periods and fractions out.
 
 A period is one window of one source: a rolling 7 days (rankings/models), an ISO week
 (market-share, or daily Data API rows summed Monday to Sunday) or a day. Periods of different
@@ -10,13 +10,15 @@ week missing days) is used only when nothing complete exists, and is flagged.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.clock import parse_iso, to_iso
+from bot.models import TokenRow, TokenWindow
+from bot.tokens.sources import preference
 
-SOURCE_PREFERENCE = ("rankings-daily", "rankings-models", "market-share")
 BY = ("country", "author", "model")
 
 
@@ -27,7 +29,8 @@ class Period:
     start: str
     end: str
     as_of: str
-    rows: tuple[dict, ...]
+    # Usage rows; or, while periods are being chosen, the windows whose rows make them up.
+    rows: tuple[TokenRow, ...] | tuple[TokenWindow, ...]
     days_present: int | None = None  # for weeks summed from daily rows
 
     @property
@@ -38,7 +41,7 @@ class Period:
 
     @property
     def total(self) -> int:
-        return sum(r["total_tokens"] for r in self.rows)
+        return sum(r.total_tokens for r in self.rows)
 
 
 def _monday(ts: str) -> datetime:
@@ -46,19 +49,19 @@ def _monday(ts: str) -> datetime:
     return day - timedelta(days=day.weekday())
 
 
-def build_periods(rows: Iterable[dict], period: str) -> list[Period]:
-    """Group rows (each with source, granularity, window_start, window_end, as_of, ...) into
-    periods of `period` ("day" or "week"); daily rows are summed into ISO weeks for "week"."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+def build_periods(rows: Iterable[TokenRow] | Iterable[TokenWindow], period: str) -> list[Period]:
+    """Group rows (or windows) into periods of `period` ("day" or "week"); daily rows are
+    summed into ISO weeks for "week"."""
+    groups: dict[tuple, list] = defaultdict(list)
     days: dict[tuple, set[str]] = defaultdict(set)
     for row in rows:
-        if row["granularity"] == period:
-            groups[(row["source"], period, row["window_start"], row["window_end"])].append(row)
-        elif period == "week" and row["granularity"] == "day":
-            monday = _monday(row["window_start"])
-            key = (row["source"], "week", to_iso(monday), to_iso(monday + timedelta(days=7)))
+        if row.granularity == period:
+            groups[(row.source, period, row.window_start, row.window_end)].append(row)
+        elif period == "week" and row.granularity == "day":
+            monday = _monday(row.window_start)
+            key = (row.source, "week", to_iso(monday), to_iso(monday + timedelta(days=7)))
             groups[key].append(row)
-            days[key].add(row["window_start"])
+            days[key].add(row.window_start)
     out = []
     for key, members in groups.items():
         source, granularity, start, end = key
@@ -68,7 +71,7 @@ def build_periods(rows: Iterable[dict], period: str) -> list[Period]:
                 granularity=granularity,
                 start=start,
                 end=end,
-                as_of=max(r["as_of"] for r in members),
+                as_of=max(r.as_of for r in members),
                 rows=tuple(members),
                 days_present=len(days[key]) if key in days else None,
             )
@@ -77,24 +80,24 @@ def build_periods(rows: Iterable[dict], period: str) -> list[Period]:
     return out
 
 
+def newest(periods: Iterable[Period]) -> Period:
+    """The period ending last; of periods ending together, the preferred source's
+    (`sources.SOURCE_PREFERENCE`), then the shorter one."""
+    return max(periods, key=lambda p: (p.end, -preference(p.source), p.start))
+
+
 def select_periods(periods: list[Period], *, now: datetime) -> tuple[Period, Period | None] | None:
     """The current period and the one right before it (same source, ending where it starts;
     None when that period was never fetched, so a delta always means "vs the previous period").
 
-    Current: the complete period ending last (ties → preferred source); if none is complete,
-    the newest in-progress one.
+    Current: the `newest` complete period; if none is complete, the newest in-progress one.
     """
     now_iso = to_iso(now)
     usable = [p for p in periods if p.start <= now_iso]
     if not usable:
         return None
     complete = [p for p in usable if not p.in_progress]
-
-    def rank(p: Period) -> tuple:
-        pref = SOURCE_PREFERENCE.index(p.source) if p.source in SOURCE_PREFERENCE else 99
-        return (p.end, -pref, p.start)
-
-    current = max(complete or usable, key=rank)
+    current = newest(complete or usable)
     earlier = [
         p
         for p in complete
@@ -104,22 +107,23 @@ def select_periods(periods: list[Period], *, now: datetime) -> tuple[Period, Per
     return current, previous
 
 
-def key_of(row: dict, by: str) -> str:
-    if by == "country":
-        return row["country"]
+def key_of(row: TokenRow | Mapping[str, Any], by: str) -> str:
+    """The group a row counts for: its country, its author ("(no author)" when it has none) or
+    its model. Rows are `TokenRow` records or mappings with the same keys (price rows)."""
+    value = row[by] if isinstance(row, Mapping) else getattr(row, by)
     if by == "author":
-        return row["author"] or "(no author)"
-    return row["model"]
+        return value or "(no author)"
+    return value
 
 
-def totals_by(rows: Iterable[dict], by: str) -> dict[str, int]:
+def totals_by(rows: Iterable[TokenRow], by: str) -> dict[str, int]:
     sums: dict[str, int] = defaultdict(int)
     for row in rows:
-        sums[key_of(row, by)] += row["total_tokens"]
+        sums[key_of(row, by)] += row.total_tokens
     return dict(sums)
 
 
-def shares_by(rows: Iterable[dict], by: str) -> tuple[int, dict[str, float]]:
+def shares_by(rows: Iterable[TokenRow], by: str) -> tuple[int, dict[str, float]]:
     """(total tokens, {key: fraction}) largest first; keys with zero tokens are left out."""
     sums = totals_by(rows, by)
     total = sum(sums.values())

@@ -83,6 +83,7 @@ class OpenRouterStandIn:
                         "path": parts.path,
                         "query": {k: v[0] for k, v in parse_qs(parts.query).items()},
                         "authorization": self.headers.get("Authorization"),
+                        "accept": self.headers.get("Accept"),
                     }
                 )
                 queue = server.routes.get(parts.path)

@@ -5,13 +5,15 @@ Each failure must give one clear line and leave the archive exactly as it was.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from bot.errors import OpenRouterError
-from bot.tokens.client import OpenRouterAuthError
+from bot.errors import OpenRouterError, StoreError
+from bot.store.db import transaction
+from bot.tokens.client import OpenRouterAuthError, make_api_client
 from bot.tokens.poll import poll_tokens
 from bot.tokens.report import current_share
 
@@ -229,3 +231,76 @@ async def test_the_same_data_with_a_new_meta_is_stored_once(db, server, sleep):
     again = await poll(db, settings, sleep)
     assert first["stored"] and not again["stored"]
     assert db.execute("SELECT COUNT(*) FROM token_snapshots").fetchone()[0] == 1
+
+
+def orphan_snapshots(db) -> int:
+    """Snapshots stored without a single usage row: they would block a re-poll for good."""
+    return db.execute(
+        "SELECT COUNT(*) FROM token_snapshots s"
+        " WHERE NOT EXISTS (SELECT 1 FROM token_usage u WHERE u.snapshot_id = s.id)"
+    ).fetchone()[0]
+
+
+async def test_a_failure_among_the_usage_rows_stores_nothing_and_a_re_poll_stores_it(
+    db, server, settings, sleep, primed
+):
+    server.set(MODELS, json_response(real_models_payload("2026-07-12")))
+    # The 100th usage row of the new snapshot (of 404) is refused.
+    db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON token_usage"
+        " WHEN (SELECT COUNT(*) FROM token_usage) >= 464 + 99"
+        " BEGIN SELECT RAISE(ABORT, 'injected'); END"
+    )
+    with pytest.raises(StoreError, match="injected") as err:
+        await poll(db, settings, sleep)
+    assert "nothing of it was stored" in str(err.value) and "\n" not in str(err.value)
+    assert archive_state(db) == primed and orphan_snapshots(db) == 0
+    db.execute("DROP TRIGGER boom")
+    again = await poll(db, settings, sleep)
+    assert again["stored"] is True and again["rows"] == 404
+    assert db.execute("SELECT COUNT(*) FROM token_usage").fetchone()[0] == 464 + 404
+
+
+def pages_for_the_snapshot_row(db, body: str) -> int:
+    """How many pages the token_snapshots row alone takes (measured, then rolled back)."""
+    before = db.execute("PRAGMA page_count").fetchone()[0]
+    with pytest.raises(RuntimeError), transaction(db):
+        db.execute(
+            "INSERT INTO token_snapshots (source, fetched_at, content_hash, payload)"
+            " VALUES ('measure', '', '', ?)",
+            [body],
+        )
+        grown = db.execute("PRAGMA page_count").fetchone()[0] - before
+        raise RuntimeError("roll back")
+    assert db.execute("PRAGMA page_count").fetchone()[0] == before
+    return grown
+
+
+async def test_a_full_disk_among_the_usage_rows_stores_nothing_and_a_re_poll_stores_it(
+    db, server, settings, sleep, primed
+):
+    payload = real_models_payload("2026-07-12")
+    server.set(MODELS, json_response(payload))
+    # Room for the snapshot row and a page more: the disk fills while its rows go in.
+    room = pages_for_the_snapshot_row(db, json.dumps(payload)) + 1
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages + room}")
+    with pytest.raises(StoreError, match="full"):
+        await poll(db, settings, sleep)
+    assert archive_state(db) == primed and orphan_snapshots(db) == 0
+    db.execute("PRAGMA max_page_count = 1073741823")
+    again = await poll(db, settings, sleep)
+    assert again["stored"] is True and again["rows"] == 404
+    assert db.execute("SELECT COUNT(*) FROM token_usage").fetchone()[0] == 464 + 404
+
+
+async def test_polls_use_the_client_they_are_given(db, server, settings, sleep):
+    """The composition root builds the OpenRouter client once (`make_api_client`): it asks for
+    JSON and follows a moved endpoint; a poll adds nothing of its own."""
+    server.set(MODELS, Canned(308, b"", {"Location": "/moved/rankings"}))
+    server.set("/moved/rankings", json_response(real_models_payload("2026-08-22")))
+    async with make_api_client(settings) as client:
+        result = await poll_tokens(db, settings, client, now=NOW, sleep=sleep)
+    assert result["stored"] and result["rows"] == 464
+    assert [r["path"] for r in server.requests] == [MODELS, "/moved/rankings"]
+    assert {r["accept"] for r in server.requests} == {"application/json"}

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.clock import to_iso
+from bot.models import TokenRow
 from bot.tokens.chart import render_share_chart
 from bot.tokens.countries import load_country_map
 from bot.tokens.history import content_hash, store_snapshot
@@ -115,47 +116,71 @@ def test_daily_rows_make_iso_weeks_with_deltas_and_the_unfinished_week_is_left_o
     assert day["deltas"] == {"US": 40.0, "CN": -40.0}
 
 
+def token_row(**fields) -> TokenRow:
+    """A usage row as the store reads it; fields a test does not care about get dull values."""
+    dull = {
+        "snapshot_id": 1,
+        "source": "rankings-models",
+        "granularity": "week",
+        "window_start": "2026-08-10T00:00:00Z",
+        "window_end": "2026-08-17T00:00:00Z",
+        "model": "m",
+        "author": "a",
+        "country": "US",
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "total_tokens": 1,
+        "as_of": "2026-08-20T00:00:00Z",
+    }
+    return TokenRow(**(dull | fields))
+
+
 def test_only_an_unfinished_period_is_reported_but_flagged():
     rows = [
-        {
-            "source": "market-share",
-            "granularity": "week",
-            "window_start": "2026-08-31T00:00:00Z",
-            "window_end": "2026-09-07T00:00:00Z",
-            "as_of": "2026-09-02T00:00:00Z",
-            "model": "qwen/*",
-            "author": "qwen",
-            "country": "CN",
-            "total_tokens": 5,
-        }
+        token_row(
+            source="market-share",
+            granularity="week",
+            window_start="2026-08-31T00:00:00Z",
+            window_end="2026-09-07T00:00:00Z",
+            as_of="2026-09-02T00:00:00Z",
+            model="qwen/*",
+            author="qwen",
+            country="CN",
+            total_tokens=5,
+        )
     ]
     current, previous = select_periods(build_periods(rows, "week"), now=NOW)
     assert current.in_progress and previous is None
 
 
 def test_preferred_source_wins_a_tie():
-    def row(source):
-        return {
-            "source": source,
-            "granularity": "week",
-            "window_start": "2026-08-10T00:00:00Z",
-            "window_end": "2026-08-17T00:00:00Z",
-            "as_of": "2026-08-20T00:00:00Z",
-            "model": "m",
-            "author": "a",
-            "country": "US",
-            "total_tokens": 1,
-        }
-
-    periods = build_periods([row("market-share"), row("rankings-models")], "week")
-    assert select_periods(periods, now=NOW)[0].source == "rankings-models"
+    # The same seven days as an ISO week (market-share) and as a rolling window: the week is
+    # preferred, as the Datasette weekly view prefers it (sources.SOURCE_PREFERENCE).
+    periods = build_periods(
+        [token_row(source="market-share"), token_row(source="rankings-models")], "week"
+    )
+    assert select_periods(periods, now=NOW)[0].source == "market-share"
+    periods = build_periods(
+        [token_row(source="rankings-models")]
+        + [
+            token_row(
+                source="rankings-daily",
+                granularity="day",
+                window_start=f"2026-08-{d}T00:00:00Z",
+                window_end=f"2026-08-{d + 1}T00:00:00Z",
+            )
+            for d in range(10, 17)
+        ],
+        "week",
+    )
+    assert select_periods(periods, now=NOW)[0].source == "rankings-daily"
 
 
 def test_share_maths_is_plain():
     rows = [
-        {"country": "CN", "author": "", "model": "x", "total_tokens": 3},
-        {"country": "US", "author": "openai", "model": "y", "total_tokens": 1},
-        {"country": "FR", "author": "mistralai", "model": "z", "total_tokens": 0},
+        token_row(country="CN", author="", model="x", total_tokens=3),
+        token_row(country="US", author="openai", model="y", total_tokens=1),
+        token_row(country="FR", author="mistralai", model="z", total_tokens=0),
     ]
     assert shares_by(rows, "country") == (4, {"CN": 0.75, "US": 0.25})
     assert shares_by(rows, "author")[1] == {"(no author)": 0.75, "openai": 0.25}

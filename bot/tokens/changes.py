@@ -1,4 +1,4 @@
-"""Share-change alerts: compare the newest snapshot with the last *alerted* value.
+"""Share-change detection: compare the newest snapshot with the last *alerted* value.
 
 Rules (settings under openrouter.alert):
 - the first snapshot of a source is the baseline (no alert);
@@ -10,25 +10,33 @@ Rules (settings under openrouter.alert):
   move is reported once the cooldown ends if it still holds;
 - a source change starts a new baseline: sources define shares differently.
 Every evaluation is recorded in share_alerts, so state survives restarts and each snapshot is
-judged once; each alert is keyed to its snapshot in the deliveries outbox.
+judged once; each alert is keyed to its snapshot in the deliveries outbox, queued in the same
+transaction that records the decision.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import sqlite_utils
 
 from bot.clock import parse_iso, to_iso
 from bot.config import AlertConfig, Settings
-from bot.store.outbox import destination_for, enqueue
-from bot.tokens.history import newest_snapshot, snapshot_rows
-from bot.tokens.report import citation
+from bot.models import ShareAlert, Snapshot, TokenRow
+from bot.store.outbox import destination_for
+from bot.store.tokens import (
+    last_alert_at,
+    last_reference,
+    newest_snapshot,
+    record_share_alert,
+    share_alert,
+    snapshot_rows,
+)
 from bot.tokens.shares import Period, build_periods, select_periods, shares_by, top_movers
+from bot.tokens.sources import citation
 
 
-def headline_period(rows: list[dict], *, now: datetime) -> Period | None:
+def headline_period(rows: list[TokenRow], *, now: datetime) -> Period | None:
     """The complete week a snapshot is judged on (None when it holds no complete week)."""
     chosen = select_periods(build_periods(rows, "week"), now=now)
     if chosen is None or chosen[0].in_progress:
@@ -76,26 +84,27 @@ def judge(
     return moves, leader, reasons
 
 
-def _record(db, snapshot: dict, period: Period | None, shares, leader, kind, reason, now, did=None):
-    with db.conn:
-        db.execute(
-            # OR IGNORE: a second process judging the same snapshot at once changes nothing.
-            """INSERT OR IGNORE INTO share_alerts (snapshot_id, evaluated_at, source, period_start,
-                   period_end, shares, leader, kind, delivery_id, reason)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                snapshot["id"],
-                to_iso(now),
-                snapshot["source"],
-                period.start if period else None,
-                period.end if period else None,
-                json.dumps(shares, sort_keys=True),
-                leader,
-                kind,
-                did,
-                reason,
-            ],
-        )
+def _decision(
+    snapshot: Snapshot,
+    period: Period | None,
+    shares: dict[str, float],
+    leader: str | None,
+    kind: str,
+    reason: str,
+    now: datetime,
+) -> ShareAlert:
+    return ShareAlert(
+        snapshot_id=snapshot.id,
+        evaluated_at=to_iso(now),
+        source=snapshot.source,
+        period_start=period.start if period else None,
+        period_end=period.end if period else None,
+        shares=shares,
+        leader=leader,
+        kind=kind,
+        delivery_id=None,
+        reason=reason,
+    )
 
 
 def _movers(
@@ -125,50 +134,46 @@ def detect_changes(db: sqlite_utils.Database, settings: Settings, *, now: dateti
     """Judge the newest snapshot once; enqueue a share_alert when it moved. Returns delivery ids."""
     conf = settings.openrouter.alert
     snapshot = newest_snapshot(db)
-    if snapshot is None:
+    if snapshot is None or share_alert(db, snapshot_id=snapshot.id) is not None:
         return []
-    seen = db.execute("SELECT 1 FROM share_alerts WHERE snapshot_id = ?", [snapshot["id"]])
-    if seen.fetchone():
-        return []
-    rows = snapshot_rows(db, snapshot["id"])
+    rows = snapshot_rows(db, snapshot_id=snapshot.id)
     period = headline_period(rows, now=now)
     if period is None:
-        _record(db, snapshot, None, {}, None, "skipped", "no complete week in snapshot", now)
+        skipped = _decision(
+            snapshot, None, {}, None, "skipped", "no complete week in snapshot", now
+        )
+        record_share_alert(db, skipped)
         return []
     _, current = shares_by(period.rows, "country")
-    ref = db.execute(
-        """SELECT snapshot_id, shares, leader FROM share_alerts
-           WHERE source = ? AND kind IN ('baseline', 'alert')
-           ORDER BY evaluated_at DESC, snapshot_id DESC LIMIT 1""",
-        [snapshot["source"]],
-    ).fetchone()
+    ref = last_reference(db, source=snapshot.source)
     if ref is None:
         leader = leader_of(current, conf.track)
-        _record(db, snapshot, period, current, leader, "baseline", "first snapshot", now)
+        record_share_alert(
+            db, _decision(snapshot, period, current, leader, "baseline", "first snapshot", now)
+        )
         return []
-    ref_id, ref_shares, ref_leader = ref[0], json.loads(ref[1]), ref[2]
-    moves, leader, reasons = judge(current, ref_shares, ref_leader, conf)
+    moves, leader, reasons = judge(current, ref.shares, ref.leader, conf)
     if not reasons:
-        _record(db, snapshot, period, current, None, "quiet", "below thresholds", now)
+        record_share_alert(
+            db, _decision(snapshot, period, current, None, "quiet", "below thresholds", now)
+        )
         return []
-    last_alert = db.execute(
-        "SELECT MAX(evaluated_at) FROM share_alerts WHERE kind = 'alert'"
-    ).fetchone()[0]
+    last_alert = last_alert_at(db)
     if last_alert and parse_iso(last_alert) + timedelta(hours=conf.cooldown_hours) > now:
         reason = "; ".join(reasons) + f" (held: cooldown since {last_alert})"
-        _record(db, snapshot, period, current, None, "held", reason, now)
+        record_share_alert(db, _decision(snapshot, period, current, None, "held", reason, now))
         return []
-    reference = headline_period(snapshot_rows(db, ref_id), now=now)
-    author_countries = {r["author"]: r["country"] for r in period.rows}
-    model_countries = {r["model"]: r["country"] for r in period.rows}
+    reference = headline_period(snapshot_rows(db, snapshot_id=ref.snapshot_id), now=now)
+    author_countries = {r.author: r.country for r in period.rows}
+    model_countries = {r.model: r.country for r in period.rows}
     if reference is not None:
-        author_countries |= {r["author"]: r["country"] for r in reference.rows}
-        model_countries |= {r["model"]: r["country"] for r in reference.rows}
+        author_countries |= {r.author: r.country for r in reference.rows}
+        model_countries |= {r.model: r.country for r in reference.rows}
     movers = _movers(period, reference, conf, author_countries | model_countries)
     payload = {
         "type": "share_alert",
-        "snapshot_id": snapshot["id"],
-        "source": snapshot["source"],
+        "snapshot_id": snapshot.id,
+        "source": snapshot.source,
         "as_of": period.as_of,
         "citation": citation(period.as_of),
         "period": {"start": period.start, "end": period.end},
@@ -180,28 +185,8 @@ def detect_changes(db: sqlite_utils.Database, settings: Settings, *, now: dateti
         "movers": movers,
         "reasons": reasons,
     }
-    delivery_id = enqueue(
-        db,
-        kind="share_alert",
-        key=f"snapshot:{snapshot['id']}",
-        destination=destination_for(settings),
-        payload=payload,
-        now=now,
+    alert = _decision(snapshot, period, current, leader["after"], "alert", "; ".join(reasons), now)
+    delivery_id = record_share_alert(
+        db, alert, destination=destination_for(settings), payload=payload
     )
-    if delivery_id is None:  # queued before a crash stopped us recording it: same alert
-        delivery_id = db.execute(
-            "SELECT id FROM deliveries WHERE kind = 'share_alert' AND key = ? AND destination = ?",
-            [f"snapshot:{snapshot['id']}", destination_for(settings)],
-        ).fetchone()[0]
-    _record(
-        db,
-        snapshot,
-        period,
-        current,
-        leader["after"],
-        "alert",
-        "; ".join(reasons),
-        now,
-        delivery_id,
-    )
-    return [delivery_id]
+    return [] if delivery_id is None else [delivery_id]

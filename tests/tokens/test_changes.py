@@ -1,13 +1,17 @@
-"""Share alerts on a real archive: threshold vs last alerted value, leader hysteresis, cooldown."""
+"""Share-change detection on a real archive: threshold vs last alerted value, leader hysteresis,
+cooldown."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.clock import to_iso
 from bot.config import apply_env
-from bot.tokens.alerts import detect_changes, judge
+from bot.errors import StoreError
+from bot.tokens.changes import detect_changes, judge
 from bot.tokens.countries import load_country_map
 from bot.tokens.history import content_hash, store_snapshot
 from bot.tokens.parse import parse_market_share, parse_rankings_models
@@ -199,3 +203,31 @@ def test_a_crash_between_queueing_and_recording_does_not_double_alert(db):
         ]
         == first
     )
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        # The delivery row is refused: the decision written just before must go too.
+        "CREATE TRIGGER boom AFTER INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'injected'); END",
+        # Recording the queued delivery on the decision is refused: the delivery must go too.
+        "CREATE TRIGGER boom BEFORE UPDATE ON share_alerts"
+        " BEGIN SELECT RAISE(ABORT, 'injected'); END",
+    ],
+    ids=["delivery refused", "recording the delivery refused"],
+)
+def test_an_alert_is_queued_and_recorded_together_or_not_at_all(db, fault):
+    s = settings()
+    snapshot(db, 10, 60, 40)
+    detect_changes(db, s, now=T0)
+    sid = snapshot(db, 11, 50, 50)
+    db.execute(fault)
+    with pytest.raises(StoreError, match="injected"):
+        detect_changes(db, s, now=T0)
+    assert outbox(db) == [] and decisions(db) == ["baseline"]
+    db.execute("DROP TRIGGER boom")
+    [delivery] = detect_changes(db, s, now=T0)
+    assert [d["key"] for d in outbox(db)] == [f"snapshot:{sid}"]
+    assert decisions(db) == ["baseline", "alert"]
+    recorded = db.execute("SELECT delivery_id FROM share_alerts WHERE snapshot_id = ?", [sid])
+    assert recorded.fetchone()[0] == delivery
