@@ -7,6 +7,7 @@ that data live in the room that owns it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # --- feeds ---
 
@@ -165,3 +166,108 @@ class ShareAlert:
     kind: str  # baseline | alert | quiet | held | skipped
     delivery_id: int | None
     reason: str | None
+
+
+# --- narratives ---
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A row of `stories`: one event and the articles that report it (`topics` parsed)."""
+
+    id: int
+    title: str
+    representative_article_id: int | None
+    first_seen: str | None
+    last_seen: str | None
+    article_count: int
+    outlet_count: int
+    first_outlet: str | None
+    topics: tuple[str, ...]
+    merged_into: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryArticle:
+    """An article as stories, search and alerts read it back (no summary; `topics` parsed)."""
+
+    id: int
+    title: str
+    url: str
+    outlet: str | None
+    published_at: str | None
+    fetched_at: str | None
+    story_id: int | None
+    duplicate_of: int | None
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingArticle:
+    """An article waiting for analysis: what embedding, tagging and clustering read."""
+
+    id: int
+    title: str
+    summary: str
+    outlet: str | None
+    published_at: str | None
+    fetched_at: str | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StoryState:
+    """An active story as clustering resumes it: its row, vector sum and name counts (from
+    `story_vectors`), and its members with their vectors."""
+
+    id: int
+    title: str  # the representative article's headline ('' while named by a snippet)
+    representative_article_id: int | None
+    first_seen: str
+    last_seen: str
+    article_count: int
+    vector_sum: Any  # numpy float32 (dim,)
+    names: dict[str, int]
+    members: tuple[StoryMember, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StoryMember:
+    """One article of an active story, with its vector (None when stored for another model)."""
+
+    id: int
+    title: str
+    outlet: str | None
+    published_at: str | None
+    fetched_at: str | None
+    duplicate_of: int | None
+    vector: Any  # numpy float32 (dim,) or None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ArticleAnalysis:
+    """What analysing one article writes: tags, story, near-duplicate, time stamp and vector."""
+
+    id: int
+    topics: tuple[str, ...]
+    story_id: int
+    duplicate_of: int | None
+    analyzed_at: str
+    vector: Any  # numpy float32 (dim,)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StoryUpdate:
+    """A story's state after a batch: its `stories` columns and its `story_vectors` row.
+    `title` None keeps the stored title (a story named by a summary snippet)."""
+
+    id: int
+    title: str | None
+    representative_article_id: int | None
+    first_seen: str
+    last_seen: str
+    article_count: int
+    outlet_count: int
+    first_outlet: str | None
+    topics: tuple[str, ...]
+    vector_sum: Any  # numpy float32 (dim,)
+    names: dict[str, int]

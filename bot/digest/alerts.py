@@ -8,15 +8,11 @@ reader sees the numbers and the reasons together.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
-from bot.clock import parse_iso, to_iso
+from bot.clock import parse_iso
 from bot.digest.compose import pick_links
 from bot.digest.limits import DESCRIPTION, pack_messages
 from bot.digest.names import author_names, country_name, mover_names
@@ -27,6 +23,17 @@ MAX_MOVERS = 8
 MAX_NAMES = 16
 ALERT_COLOUR = 0xE53E3E
 NEWS_COLOUR = 0x4A5568
+_STORY_KEYS = (
+    "id",
+    "title",
+    "first_seen",
+    "last_seen",
+    "article_count",
+    "outlet_count",
+    "first_outlet",
+    "topics",
+)
+_ARTICLE_KEYS = ("id", "title", "url", "outlet", "published_at", "duplicate_of")
 
 
 def _num(value: Any) -> float | None:
@@ -59,98 +66,43 @@ def _names_by_mover(payload: Mapping[str, Any]) -> dict[str, int]:
     return names
 
 
-def _fts_phrase(name: str) -> str | None:
-    words = re.findall(r"\w+", name)
-    return '"' + " ".join(words) + '"' if words else None
+def _article_doc(article: Any) -> dict[str, Any]:
+    return {k: getattr(article, k) for k in _ARTICLE_KEYS}
 
 
-def _matching_articles(
-    db: sqlite_utils.Database, name: str, start: str, end: str
-) -> list[dict[str, Any]]:
-    cols = "a.id, a.title, a.url, a.outlet, a.published_at, a.duplicate_of, a.story_id"
-    when = "COALESCE(a.published_at, a.fetched_at)"
-    if db["articles_fts"].exists():
-        phrase = _fts_phrase(name)
-        if phrase is None:
-            return []
-        sql = (
-            f"SELECT {cols} FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid "
-            f"WHERE articles_fts MATCH ? AND {when} >= ? AND {when} <= ?"
-        )
-        params: list[Any] = [phrase, start, end]
-    else:  # an archive without full-text search still answers, more slowly
-        pattern = "%" + name.lower().replace("%", "").replace("_", "") + "%"
-        sql = (
-            f"SELECT {cols} FROM articles a WHERE (lower(a.title) LIKE ? OR "
-            f"lower(a.summary) LIKE ?) AND {when} >= ? AND {when} <= ?"
-        )
-        params = [pattern, pattern, start, end]
-    cursor = db.execute(sql, params)
-    keys = [d[0] for d in cursor.description]
-    return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _story_rows(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    cursor = db.execute(
-        "SELECT id, title, first_seen, last_seen, article_count, outlet_count, first_outlet, "
-        f"topics, merged_into FROM stories WHERE id IN ({marks})",
-        list(ids),
-    )
-    keys = [d[0] for d in cursor.description]
-    return {row[0]: dict(zip(keys, row, strict=True)) for row in cursor.fetchall()}
-
-
-def _resolve_merged(db: sqlite_utils.Database, story_id: int) -> int:
-    """Follow `merged_into` to the story that absorbed this one (bounded: no loops)."""
-    for _ in range(10):
-        row = db.execute("SELECT merged_into FROM stories WHERE id = ?", [story_id]).fetchone()
-        if not row or row[0] is None:
-            return story_id
-        story_id = row[0]
-    return story_id
-
-
-def find_related_stories(
-    db: sqlite_utils.Database,
+def related_stories(
     payload: Mapping[str, Any],
+    matches: Mapping[str, Sequence[Any]],
+    stories: Mapping[int, Any],
     *,
-    now: datetime,
-    days: float = RELATED_DAYS,
     limit: int = 5,
 ) -> list[dict[str, Any]]:
-    """Stories of the last `days` whose articles name the alert's movers, best matches first.
+    """The stories whose articles name the alert's movers, best matches first.
 
-    Each result: id, title, first_seen, last_seen, article_count, outlet_count, first_outlet,
-    topics, matched (names found), articles (only the matching ones). Articles not yet
-    clustered into a story count as a story of their own (id None), so fresh news still shows.
+    `matches`: name → the archive's articles naming it in the window (`StoryArticle`
+    records); `stories`: an article's `story_id` → the `Story` it now belongs to (merges
+    followed). Each result: id, title, first_seen, last_seen, article_count, outlet_count,
+    first_outlet, topics, matched (names found), articles (only the matching ones). Articles
+    not yet clustered into a story count as a story of their own (id None), so fresh news
+    still shows.
     """
-    start, end = to_iso(now - timedelta(days=days)), to_iso(now)
     groups: dict[Any, dict[str, Any]] = {}
-    survivors: dict[int, int] = {}  # story id → the story it was merged into (cached)
     for name, mover in _names_by_mover(payload).items():
-        # Names are quoted as FTS phrases of word tokens, so no name can make a query invalid.
-        for art in _matching_articles(db, name, start, end):
-            sid = art.pop("story_id")
-            if sid is None:
-                key: Any = f"article:{art['id']}"
-            else:
-                if sid not in survivors:
-                    survivors[sid] = _resolve_merged(db, sid)
-                key = survivors[sid]
-            group = groups.setdefault(key, {"matched": [], "movers": set(), "articles": {}})
+        for art in matches.get(name, ()):
+            story = stories.get(art.story_id) if art.story_id is not None else None
+            key: Any = story.id if story is not None else f"article:{art.id}"
+            group = groups.setdefault(
+                key, {"story": story, "matched": [], "movers": set(), "articles": {}}
+            )
             group["movers"].add(mover)
             if name not in group["matched"]:
                 group["matched"].append(name)
-            group["articles"][art["id"]] = art
-    stories = _story_rows(db, [k for k in groups if isinstance(k, int)])
+            group["articles"][art.id] = _article_doc(art)
     ranked: list[tuple[tuple, dict[str, Any]]] = []
-    for key, group in groups.items():
+    for group in groups.values():
         arts = sorted(group["articles"].values(), key=lambda a: a["published_at"] or "")
-        row = stories.get(key) if isinstance(key, int) else None
-        if row is None:
+        story = group["story"]
+        if story is None:
             first = arts[0]
             row = {
                 "id": None,
@@ -160,13 +112,11 @@ def find_related_stories(
                 "article_count": len(arts),
                 "outlet_count": len({a["outlet"] for a in arts if a["outlet"]}),
                 "first_outlet": first["outlet"],
-                "topics": "[]",
+                "topics": [],
             }
-        row.pop("merged_into", None)
-        try:
-            row["topics"] = json.loads(row.get("topics") or "[]")
-        except (TypeError, ValueError):
-            row["topics"] = []
+        else:
+            row = {k: getattr(story, k) for k in _STORY_KEYS}
+            row["topics"] = list(story.topics)
         result = {**row, "matched": group["matched"], "articles": arts}
         # Stories naming more of the movers explain more of the move; aliases of one maker
         # ("Qwen", "Alibaba") count once. Then more matching articles, outlets, recency.
@@ -293,8 +243,22 @@ def render_alert_messages(
     return pack_messages(content, embeds)
 
 
-def alert_messages(
-    db: sqlite_utils.Database, payload: Mapping[str, Any], *, now: datetime
-) -> list[dict]:
-    """What the outbox worker sends for a share_alert delivery: related stories + rendering."""
+def find_related_stories(
+    db: Any,
+    payload: Mapping[str, Any],
+    *,
+    now: datetime,
+    days: float = RELATED_DAYS,
+    limit: int = 5,
+) -> list[dict[str, Any]]:
+    """Moved: `bot.narratives.search.find_related_stories` reads the archive; kept here until
+    its callers import it from there."""
+    from bot.narratives.search import find_related_stories as find
+
+    return find(db, payload, now=now, days=days, limit=limit)
+
+
+def alert_messages(db: Any, payload: Mapping[str, Any], *, now: datetime) -> list[dict]:
+    """What the outbox worker sends for a share_alert delivery: related stories + rendering.
+    Kept until its callers render `bot.narratives.search.find_related_stories` themselves."""
     return render_alert_messages(payload, find_related_stories(db, payload, now=now))

@@ -27,6 +27,7 @@ from typing import Any
 
 from bot.clock import parse_iso, to_iso
 from bot.digest.names import country_name
+from bot.narratives.ranking import rank_key
 
 LINKS_PER_STORY = 3
 SOURCE_CITATION = "Source: OpenRouter (openrouter.ai/rankings), as of {as_of}"
@@ -236,7 +237,7 @@ def compose_digest(
     for topic in order:
         ranked = sorted(
             buckets[topic],
-            key=lambda s: (-s.rank, _neg_time(s.last_seen), s.id),
+            key=rank_key,
         )
         if ranked:
             sections.append(

@@ -7,14 +7,21 @@ new rows are read; a one-off CLI call loads it once.
 
 from __future__ import annotations
 
-import json
-import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import sqlite_utils
+
+from bot.clock import to_iso
+from bot.digest.alerts import RELATED_DAYS, related_stories, search_names
+from bot.store import search as text_search
+from bot.store import stories as story_store
+from bot.store.vectors import article_vectors_after
 
 TEXT_BONUS = 0.15  # an exact-word hit lifts a result by this much cosine
-_WORD = re.compile(r"\w+", re.UNICODE)
+_HIT_KEYS = ("id", "title", "url", "outlet", "published_at", "story_id", "topics", "duplicate_of")
 
 
 class VectorMatrix:
@@ -27,41 +34,19 @@ class VectorMatrix:
         self.matrix = np.zeros((0, dim), dtype=np.float32)
         self._max_id = 0
 
-    def refresh(self, db: Any) -> None:
-        rows = db.execute(
-            """SELECT article_id, vector FROM article_vectors
-               WHERE article_id > ? AND model = ? AND dim = ? ORDER BY article_id""",
-            [self._max_id, self.model_id, self.dim],
-        ).fetchall()
-        if not rows:
+    def refresh(self, db: sqlite_utils.Database) -> None:
+        ids, block = article_vectors_after(
+            db, model=self.model_id, dim=self.dim, after_id=self._max_id
+        )
+        if not len(ids):
             return
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        block = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         self.ids = np.concatenate([self.ids, ids])
-        self.matrix = np.vstack([self.matrix, block.reshape(len(rows), self.dim)])
+        self.matrix = np.vstack([self.matrix, block])
         self._max_id = int(ids[-1])
 
 
-def fts_query(query: str) -> str:
-    """Every word quoted, so user input can never be FTS syntax (AND of the words)."""
-    return " ".join(f'"{w}"' for w in _WORD.findall(query))
-
-
-def _text_hits(db: Any, query: str, limit: int) -> list[int]:
-    match = fts_query(query)
-    if not match:
-        return []
-    # Newest matches first: FTS5 walks rowids in order without scoring every match, so a
-    # common word costs the same as a rare name; the semantic score then ranks them.
-    rows = db.execute(
-        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
-        [match, limit],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def search(
-    db: Any,
+    db: sqlite_utils.Database,
     embedder: Any,
     query: str,
     *,
@@ -81,7 +66,7 @@ def search(
     top = np.argsort(-sims)[:pool] if len(sims) else np.zeros(0, int)
     scores: dict[int, float] = {int(matrix.ids[i]): float(sims[i]) for i in top}
     meaning = set(scores)
-    text = _text_hits(db, query, pool)
+    text = text_search.articles_with_words(db, query, limit=pool)
     if text:
         positions = np.searchsorted(matrix.ids, text)
         for aid, pos in zip(text, positions, strict=True):
@@ -90,36 +75,44 @@ def search(
     best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     if not best:
         return []
-    ids = [aid for aid, _ in best]
-    rows = db.execute(
-        f"""SELECT id, title, url, outlet, published_at, story_id, topics, duplicate_of
-            FROM articles WHERE id IN ({",".join("?" * len(ids))})""",
-        ids,
-    ).fetchall()
-    by_id = {r[0]: r for r in rows}
+    articles = story_store.articles_by_id(db, [aid for aid, _ in best])
     text_set = set(text)
     out = []
     for aid, score in best:
-        r = by_id.get(aid)
-        if r is None:
+        article = articles.get(aid)
+        if article is None:
             continue
         matched = (
             "both"
             if aid in meaning and aid in text_set
             else ("text" if aid in text_set else "meaning")
         )
-        out.append(
-            {
-                "id": r[0],
-                "title": r[1],
-                "url": r[2],
-                "outlet": r[3],
-                "published_at": r[4],
-                "story_id": r[5],
-                "topics": json.loads(r[6] or "[]"),
-                "duplicate_of": r[7],
-                "score": round(score, 4),
-                "matched": matched,
-            }
-        )
+        hit = {k: getattr(article, k) for k in _HIT_KEYS}
+        hit["topics"] = list(article.topics)
+        out.append(hit | {"score": round(score, 4), "matched": matched})
     return out
+
+
+def find_related_stories(
+    db: sqlite_utils.Database,
+    payload: Mapping[str, Any],
+    *,
+    now: datetime,
+    days: float = RELATED_DAYS,
+    limit: int = 5,
+) -> list[dict[str, Any]]:
+    """The archive's stories of the last `days` naming a share alert's movers, best first.
+
+    Reads the articles naming each mover (`bot.digest.alerts.search_names`) and the stories
+    they belong to (after merges); `bot.digest.alerts.related_stories` groups and ranks them.
+    """
+    start, end = to_iso(now - timedelta(days=days)), to_iso(now)
+    matches = {
+        name: text_search.articles_naming(db, name, start=start, end=end)
+        for name in search_names(payload)
+    }
+    story_ids = {a.story_id for found in matches.values() for a in found if a.story_id is not None}
+    survivors = story_store.resolve_merged(db, story_ids)
+    stories = story_store.stories_by_id(db, set(survivors.values()))
+    by_article_story = {sid: stories[s] for sid, s in survivors.items() if s in stories}
+    return related_stories(payload, matches, by_article_story, limit=limit)

@@ -1,39 +1,23 @@
-"""Reading stories back: recent ones ranked for the digest, and one story's timeline."""
+"""Reading stories back: recent ones, top first (`bot.narratives.ranking`), and one story's
+timeline."""
 
 from __future__ import annotations
 
-import json
-import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlite_utils
+
 from bot.clock import parse_iso, to_iso
+from bot.models import Story, StoryArticle
+from bot.narratives.ranking import rank_key, score
+from bot.store import stories as store
 
-_STORY_COLUMNS = (
-    "id",
-    "title",
-    "representative_article_id",
-    "first_seen",
-    "last_seen",
-    "article_count",
-    "outlet_count",
-    "first_outlet",
-    "topics",
-    "merged_into",
-)
-_ARTICLE_COLUMNS = ("id", "title", "url", "outlet", "published_at", "duplicate_of")
+_TIMELINE_KEYS = ("id", "title", "url", "outlet", "published_at", "duplicate_of")
 
 
-def _articles(db: Any, story_id: int) -> list[dict]:
-    rows = db.execute(
-        f"""SELECT {", ".join(_ARTICLE_COLUMNS)}, fetched_at FROM articles WHERE story_id = ?
-            ORDER BY COALESCE(published_at, fetched_at), id""",
-        [story_id],
-    ).fetchall()
-    return [dict(zip((*_ARTICLE_COLUMNS, "fetched_at"), r, strict=True)) for r in rows]
-
-
-def signals(articles: list[dict], now: datetime) -> dict:
+def signals(articles: Sequence[StoryArticle], now: datetime) -> dict:
     """Outlets in order of first report, and momentum.
 
     momentum = (articles in the last 24 h + outlets new in the last 24 h) / (1 + articles
@@ -44,10 +28,10 @@ def signals(articles: list[dict], now: datetime) -> dict:
     outlets: list[str] = []
     recent = before = new_outlets = 0
     for a in articles:
-        when = parse_iso(a["published_at"] or a["fetched_at"]) or now
-        fresh_outlet = bool(a["outlet"]) and a["outlet"] not in outlets
+        when = parse_iso(a.published_at or a.fetched_at) or now
+        fresh_outlet = bool(a.outlet) and a.outlet not in outlets
         if fresh_outlet:
-            outlets.append(a["outlet"])
+            outlets.append(a.outlet)
         if when >= day_ago:
             recent += 1
             new_outlets += fresh_outlet
@@ -56,50 +40,51 @@ def signals(articles: list[dict], now: datetime) -> dict:
     return {"outlets": outlets, "momentum": round((recent + new_outlets) / (1 + before), 3)}
 
 
-def _story_dict(row: tuple, articles: list[dict], now: datetime) -> dict:
-    story = dict(zip(_STORY_COLUMNS, row, strict=True))
-    story["topics"] = json.loads(story["topics"] or "[]")
-    sig = signals(articles, now)
-    story.update(sig)
-    # Breadth (outlets) dominates; size and fresh coverage count with diminishing returns.
-    story["score"] = round(
-        story["outlet_count"] + math.log1p(story["article_count"]) + math.log1p(sig["momentum"]),
-        3,
-    )
-    story["articles"] = [{k: a[k] for k in _ARTICLE_COLUMNS} for a in articles]
-    return story
+def story_document(story: Story, articles: Sequence[StoryArticle], now: datetime) -> dict:
+    """A story as `stories --json`, `story --json`, the digest and Discord read it: the
+    `stories` columns plus outlets, momentum, score and the articles (oldest first)."""
+    doc: dict[str, Any] = {
+        "id": story.id,
+        "title": story.title,
+        "representative_article_id": story.representative_article_id,
+        "first_seen": story.first_seen,
+        "last_seen": story.last_seen,
+        "article_count": story.article_count,
+        "outlet_count": story.outlet_count,
+        "first_outlet": story.first_outlet,
+        "topics": list(story.topics),
+        "merged_into": story.merged_into,
+    }
+    doc.update(signals(articles, now))
+    doc["score"] = score(story.outlet_count, story.article_count)
+    doc["articles"] = [{k: getattr(a, k) for k in _TIMELINE_KEYS} for a in articles]
+    return doc
 
 
 def recent_stories(
-    db: Any,
+    db: sqlite_utils.Database,
     *,
     now: datetime,
     hours: float = 24,
     topic: str | None = None,
     limit: int | None = None,
 ) -> list[dict]:
-    """Stories with an article in the last `hours`, highest score first."""
-    sql = f"SELECT {', '.join(_STORY_COLUMNS)} FROM stories WHERE merged_into IS NULL "
-    sql += "AND last_seen >= ? AND last_seen <= ?"
-    params: list[Any] = [to_iso(now - timedelta(hours=hours)), to_iso(now + timedelta(hours=1))]
-    if topic:
-        sql += " AND EXISTS (SELECT 1 FROM json_each(stories.topics) WHERE value = ?)"
-        params.append(topic)
-    rows = db.execute(sql + " ORDER BY id", params).fetchall()
-    stories = [_story_dict(r, _articles(db, r[0]), now) for r in rows]
-    stories.sort(key=lambda s: (-s["score"], s["last_seen"] or "", s["id"]))
-    return stories[:limit] if limit else stories
+    """Stories with an article in the last `hours`, top first (`rank_key`)."""
+    found = store.stories_seen_between(
+        db,
+        since=to_iso(now - timedelta(hours=hours)),
+        until=to_iso(now + timedelta(hours=1)),
+        topic=topic,
+    )
+    articles = store.story_articles(db, [s.id for s in found])
+    docs = [story_document(s, articles[s.id], now) for s in found]
+    docs.sort(key=rank_key)
+    return docs[:limit] if limit else docs
 
 
-def story_detail(db: Any, story_id: int, *, now: datetime) -> dict | None:
+def story_detail(db: sqlite_utils.Database, story_id: int, *, now: datetime) -> dict | None:
     """One story with its timeline (articles oldest first); follows merges."""
-    for _ in range(10):  # merged_into chains are short; the bound guards against a cycle
-        row = db.execute(
-            f"SELECT {', '.join(_STORY_COLUMNS)} FROM stories WHERE id = ?", [story_id]
-        ).fetchone()
-        if row is None:
-            return None
-        if row[-1] is None:
-            break
-        story_id = row[-1]
-    return _story_dict(row, _articles(db, story_id), now)
+    story = store.get_story(db, story_id)
+    if story is None:
+        return None
+    return story_document(story, store.story_articles(db, [story.id])[story.id], now)

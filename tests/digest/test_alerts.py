@@ -7,14 +7,10 @@ import random
 
 import pytest
 
-from bot.digest.alerts import (
-    alert_messages,
-    find_related_stories,
-    render_alert_messages,
-    search_names,
-)
+from bot.digest.alerts import render_alert_messages, search_names
 from bot.digest.limits import check_message
 from bot.digest.names import author_names, country_name, model_names
+from bot.narratives.search import find_related_stories
 
 from .builders import NOW, insert_article, insert_story
 from .test_render import assert_discord_limits, assert_safe, hostile_text
@@ -184,7 +180,7 @@ def test_related_stories_empty_archive_and_no_movers(db):
 
 def test_alert_messages_tell_the_move_movers_and_why(db):
     fill_archive(db)
-    messages = alert_messages(db, PAYLOAD, now=NOW)
+    messages = render_alert_messages(PAYLOAD, find_related_stories(db, PAYLOAD, now=NOW))
     (body,) = messages
     assert_discord_limits(body)
     assert body["content"] == "**Token share alert** · China overtakes US in OpenRouter token share"

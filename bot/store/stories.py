@@ -1,0 +1,313 @@
+"""Stories and the articles in them: reading stories back, following merges, and writing what
+`analyze` decides (article tags and story ids, new stories, story state).
+
+Times are the archive's ISO text (`bot.clock.to_iso`); an article's time is its publication
+time, or its fetch time when the feed gave none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlite_utils
+
+from bot.models import (
+    ArticleAnalysis,
+    PendingArticle,
+    Story,
+    StoryArticle,
+    StoryMember,
+    StoryState,
+    StoryUpdate,
+)
+from bot.store import vectors
+from bot.store.db import transaction
+
+MERGE_HOPS = 10  # merged_into chains are short; the bound guards against a cycle
+_CHUNK = 500  # ids per IN (...) list
+
+_STORY_COLUMNS = (
+    "id",
+    "title",
+    "representative_article_id",
+    "first_seen",
+    "last_seen",
+    "article_count",
+    "outlet_count",
+    "first_outlet",
+    "topics",
+    "merged_into",
+)
+ARTICLE_COLUMNS = (
+    "id",
+    "title",
+    "url",
+    "outlet",
+    "published_at",
+    "fetched_at",
+    "story_id",
+    "duplicate_of",
+    "topics",
+)
+# The article's time: publication, else fetch (stories and timelines order by it).
+ARTICLE_TIME = "COALESCE(published_at, fetched_at)"
+
+
+def _topics(text: str | None) -> tuple[str, ...]:
+    try:
+        found = json.loads(text or "[]")
+    except ValueError:
+        return ()
+    return tuple(str(t) for t in found) if isinstance(found, list) else ()
+
+
+def _story(row: Sequence[Any]) -> Story:
+    values = dict(zip(_STORY_COLUMNS, row, strict=True))
+    values["topics"] = _topics(values["topics"])
+    return Story(**values)
+
+
+def article_record(row: Sequence[Any]) -> StoryArticle:
+    values = dict(zip(ARTICLE_COLUMNS, row, strict=True))
+    values["topics"] = _topics(values["topics"])
+    return StoryArticle(**values)
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    unique = list(dict.fromkeys(ids))
+    for i in range(0, len(unique), _CHUNK):
+        yield unique[i : i + _CHUNK]
+
+
+def _marks(ids: Sequence[Any]) -> str:
+    return ",".join("?" * len(ids))
+
+
+# --- reading stories ---
+
+
+def resolve_merged(db: sqlite_utils.Database, story_ids: Iterable[int]) -> dict[int, int]:
+    """Each story id → the story that finally absorbed it (itself when never merged).
+
+    The one place `merged_into` chains are followed, at most `MERGE_HOPS` links deep; an id
+    with no row maps to itself."""
+    out: dict[int, int] = {}
+    for chunk in _chunks(story_ids):
+        rows = db.execute(
+            f"""WITH RECURSIVE chain(start, id, next, hops) AS (
+                    SELECT id, id, merged_into, 0 FROM stories WHERE id IN ({_marks(chunk)})
+                    UNION ALL
+                    SELECT chain.start, s.id, s.merged_into, chain.hops + 1
+                    FROM chain JOIN stories s ON s.id = chain.next
+                    WHERE chain.hops < ?
+                )
+                SELECT start, id FROM chain ORDER BY start, hops""",
+            [*chunk, MERGE_HOPS],
+        ).fetchall()
+        for start, sid in rows:
+            out[start] = sid  # ordered by hops: the last one written is the end of the chain
+        for sid in chunk:
+            out.setdefault(sid, sid)
+    return out
+
+
+def stories_by_id(db: sqlite_utils.Database, story_ids: Iterable[int]) -> dict[int, Story]:
+    out: dict[int, Story] = {}
+    for chunk in _chunks(story_ids):
+        rows = db.execute(
+            f"SELECT {', '.join(_STORY_COLUMNS)} FROM stories WHERE id IN ({_marks(chunk)})",
+            chunk,
+        ).fetchall()
+        out.update((r[0], _story(r)) for r in rows)
+    return out
+
+
+def get_story(db: sqlite_utils.Database, story_id: int) -> Story | None:
+    """The story `story_id`, or the one it was merged into; None when there is none."""
+    survivor = resolve_merged(db, [story_id])[story_id]
+    return stories_by_id(db, [survivor]).get(survivor)
+
+
+def stories_seen_between(
+    db: sqlite_utils.Database, *, since: str, until: str, topic: str | None = None
+) -> list[Story]:
+    """Stories not merged away whose last article falls in [since, until], by id; with
+    `topic`, only stories tagged with it."""
+    sql = f"SELECT {', '.join(_STORY_COLUMNS)} FROM stories WHERE merged_into IS NULL "
+    sql += "AND last_seen >= ? AND last_seen <= ?"
+    params: list[Any] = [since, until]
+    if topic:
+        sql += " AND EXISTS (SELECT 1 FROM json_each(stories.topics) WHERE value = ?)"
+        params.append(topic)
+    return [_story(r) for r in db.execute(sql + " ORDER BY id", params).fetchall()]
+
+
+def story_articles(
+    db: sqlite_utils.Database, story_ids: Iterable[int]
+) -> dict[int, list[StoryArticle]]:
+    """Each story's articles, oldest first (ties by id); every asked id gets a list."""
+    ids = list(dict.fromkeys(story_ids))
+    out: dict[int, list[StoryArticle]] = {sid: [] for sid in ids}
+    for chunk in _chunks(ids):
+        rows = db.execute(
+            f"""SELECT {", ".join(ARTICLE_COLUMNS)} FROM articles
+                WHERE story_id IN ({_marks(chunk)}) ORDER BY {ARTICLE_TIME}, id""",
+            chunk,
+        ).fetchall()
+        for r in rows:
+            article = article_record(r)
+            out[article.story_id].append(article)
+    return out
+
+
+def articles_by_id(
+    db: sqlite_utils.Database, article_ids: Iterable[int]
+) -> dict[int, StoryArticle]:
+    out: dict[int, StoryArticle] = {}
+    for chunk in _chunks(article_ids):
+        rows = db.execute(
+            f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles WHERE id IN ({_marks(chunk)})",
+            chunk,
+        ).fetchall()
+        out.update((r[0], article_record(r)) for r in rows)
+    return out
+
+
+# --- analysis: reading what is pending and the active stories ---
+
+
+def count_pending(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT count(*) FROM articles WHERE analyzed_at IS NULL").fetchone()[0]
+
+
+def pending_article_ids(db: sqlite_utils.Database) -> list[int]:
+    """Articles not analysed yet, in stream order: article time, then id."""
+    rows = db.execute(
+        f"SELECT id FROM articles WHERE analyzed_at IS NULL ORDER BY {ARTICLE_TIME}, id"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def pending_articles(db: sqlite_utils.Database, article_ids: Sequence[int]) -> list[PendingArticle]:
+    """The articles `article_ids`, in that order (ids with no row are left out)."""
+    keys = ("id", "title", "summary", "outlet", "published_at", "fetched_at")
+    by_id: dict[int, PendingArticle] = {}
+    for chunk in _chunks(article_ids):
+        rows = db.execute(
+            f"SELECT {', '.join(keys)} FROM articles WHERE id IN ({_marks(chunk)})", chunk
+        ).fetchall()
+        by_id.update((r[0], PendingArticle(*r)) for r in rows)
+    return [by_id[i] for i in article_ids if i in by_id]
+
+
+def active_stories(
+    db: sqlite_utils.Database, *, since: str, model: str, dim: int
+) -> list[StoryState]:
+    """Stories seen since `since` (not merged away) with a vector sum of `model`, by id, each
+    with its members (oldest first) and their vectors of `model`."""
+    rows = db.execute(
+        """SELECT s.id, COALESCE(r.title, ''), s.representative_article_id, s.first_seen,
+                  s.last_seen, s.article_count, v.vector_sum, v.names
+           FROM stories s JOIN story_vectors v ON v.story_id = s.id
+           LEFT JOIN articles r ON r.id = s.representative_article_id
+           WHERE s.last_seen >= ? AND s.merged_into IS NULL AND v.model = ? AND v.dim = ?
+           ORDER BY s.id""",
+        [since, model, dim],
+    ).fetchall()
+    members: dict[int, list[StoryMember]] = {r[0]: [] for r in rows}
+    for chunk in _chunks(members):
+        found = db.execute(
+            f"""SELECT a.story_id, a.id, a.title, a.outlet, a.published_at, a.fetched_at,
+                       a.duplicate_of, v.vector
+                FROM articles a
+                LEFT JOIN article_vectors v ON v.article_id = a.id AND v.model = ?
+                WHERE a.story_id IN ({_marks(chunk)})
+                ORDER BY COALESCE(a.published_at, a.fetched_at), a.id""",
+            [model, *chunk],
+        ).fetchall()
+        for sid, *member, blob in found:
+            vector = vectors.decode(blob) if blob is not None else None
+            members[sid].append(StoryMember(*member, vector=vector))
+    return [
+        StoryState(
+            id=sid,
+            title=title,
+            representative_article_id=rep,
+            first_seen=first,
+            last_seen=last,
+            article_count=count,
+            vector_sum=vectors.decode(blob),
+            names=json.loads(names or "{}"),
+            members=tuple(members[sid]),
+        )
+        for sid, title, rep, first, last, count, blob, names in rows
+    ]
+
+
+def article_topics_by_story(
+    db: sqlite_utils.Database, story_ids: Iterable[int]
+) -> dict[int, list[tuple[str, ...]]]:
+    """Each story's articles' topic lists (one entry per article)."""
+    ids = list(dict.fromkeys(story_ids))
+    out: dict[int, list[tuple[str, ...]]] = {sid: [] for sid in ids}
+    for chunk in _chunks(ids):
+        rows = db.execute(
+            f"SELECT story_id, topics FROM articles WHERE story_id IN ({_marks(chunk)})", chunk
+        ).fetchall()
+        for sid, topics in rows:
+            out[sid].append(_topics(topics))
+    return out
+
+
+# --- analysis: writing ---
+
+
+def create_story(db: sqlite_utils.Database, *, title: str) -> int:
+    """A new, empty story; its id. `save_stories` fills in the rest in the same batch."""
+    return db.execute("INSERT INTO stories (title) VALUES (?)", [title]).lastrowid
+
+
+def save_analyses(
+    db: sqlite_utils.Database, analyses: Sequence[ArticleAnalysis], *, model: str
+) -> None:
+    """Each article's vector, topics, story, near-duplicate and `analyzed_at`, together."""
+    with transaction(db):
+        vectors.save_article_vectors(db, [(a.id, a.vector) for a in analyses], model=model)
+        db.conn.executemany(
+            """UPDATE articles SET topics = ?, story_id = ?, duplicate_of = ?, analyzed_at = ?
+               WHERE id = ?""",
+            [
+                (json.dumps(list(a.topics)), a.story_id, a.duplicate_of, a.analyzed_at, a.id)
+                for a in analyses
+            ],
+        )
+
+
+def save_stories(db: sqlite_utils.Database, updates: Sequence[StoryUpdate], *, model: str) -> None:
+    """Each story's columns and its vector sum and name counts, together."""
+    with transaction(db):
+        db.conn.executemany(
+            """UPDATE stories SET title = COALESCE(?, title), representative_article_id = ?,
+                   first_seen = ?, last_seen = ?, article_count = ?, outlet_count = ?,
+                   first_outlet = ?, topics = ?
+               WHERE id = ?""",
+            [
+                (
+                    u.title,
+                    u.representative_article_id,
+                    u.first_seen,
+                    u.last_seen,
+                    u.article_count,
+                    u.outlet_count,
+                    u.first_outlet,
+                    json.dumps(list(u.topics)),
+                    u.id,
+                )
+                for u in updates
+            ],
+        )
+        vectors.save_story_vectors(
+            db, [(u.id, u.vector_sum, u.names) for u in updates], model=model
+        )
