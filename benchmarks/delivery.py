@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import httpx  # noqa: E402
 from chat.fake_discord import FakeDiscord  # noqa: E402
 
-from bot.chat.outbox import deliver_pending  # noqa: E402
+from bot.chat.deliver import deliver_pending  # noqa: E402
 from bot.chat.sinks import WebhookSink  # noqa: E402
 from bot.config import Secrets, parse_settings  # noqa: E402
 from bot.store.db import open_db  # noqa: E402

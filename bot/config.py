@@ -167,6 +167,27 @@ class Settings:
 _NOT_FROM_YAML = {"source", "db_path", "secrets"}
 
 
+def delivery_target(settings: Settings) -> tuple[str, str]:
+    """Where messages go, as (kind, id): the bot's channel when a bot token and a channel are
+    set, else the webhook, else the console (plus Markdown files beside the archive).
+
+    The one place this rule lives: the outbox keys deliveries by it and the sink is chosen
+    by it, so what is queued and what is sent can never disagree."""
+    if settings.secrets.discord_token and settings.discord.channel_id:
+        return "discord-channel", str(settings.discord.channel_id)
+    if settings.secrets.discord_webhook_url:
+        # The webhook id (not its token) identifies it; the URL itself is a secret.
+        parts = settings.secrets.discord_webhook_url.rstrip("/").split("/")
+        return "discord-webhook", parts[-2] if len(parts) >= 2 else "webhook"
+    return "console", ""
+
+
+def destination_for(settings: Settings) -> str:
+    """The `deliveries.destination` value for these settings ('console' or 'kind:id')."""
+    kind, ident = delivery_target(settings)
+    return f"{kind}:{ident}" if ident else kind
+
+
 def _describe(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -282,9 +303,9 @@ def _check_values(s: Settings) -> None:
     )
     need(s.model.batch_size > 0, "model.batch_size", "a positive integer", s.model.batch_size)
     need(
-        s.model.backend in ("torch", "onnx", "static"),
+        s.model.backend in ("torch", "onnx"),
         "model.backend",
-        "one of torch, onnx, static",
+        "one of torch, onnx",
         s.model.backend,
     )
     st = s.stories

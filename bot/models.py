@@ -9,6 +9,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# --- outbox and runs ---
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A row of `deliveries`: one digest or alert on its way to one destination."""
+
+    id: int
+    kind: str
+    key: str
+    destination: str
+    payload: str
+    status: str
+    attempts: int
+    next_attempt_at: str | None
+    nonce: str | None
+    parts_sent: int
+    message_ids: str
+    sent_at: str | None = None
+    message_id: str | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """A row of `job_runs`: one run of a scheduled job."""
+
+    id: int
+    job: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    detail: str | None
+    error: str | None
+
+
 # --- feeds ---
 
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TextIO
 
 import httpx
 
-from bot.config import Settings
+from bot.config import Settings, delivery_target
 from bot.errors import ConfigError, DeliveryError
 
 _WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([^/?#]+)")
@@ -363,9 +363,10 @@ class ConsoleSink:
 def make_sink(
     settings: Settings, *, client: httpx.AsyncClient, bot_http: Any = None
 ) -> WebhookSink | BotChannelSink | ConsoleSink:
-    """The sink for DESIGN's one destination (same rule as bot.store.outbox.destination_for)."""
-    if settings.secrets.discord_token and settings.discord.channel_id:
+    """The sink for the configured destination (`bot.config.delivery_target`)."""
+    kind, _ = delivery_target(settings)
+    if kind == "discord-channel":
         return BotChannelSink(settings, http=bot_http)
-    if settings.secrets.discord_webhook_url:
+    if kind == "discord-webhook":
         return WebhookSink(settings, client)
     return ConsoleSink(settings)

@@ -36,21 +36,29 @@ COLOUR = 0x2B6CB0
 
 @dataclass
 class ChatContext:
-    """What the commands read: settings, the archive, the (lazy) embedder, the clock."""
+    """What the commands use, handed in by whoever builds the bot: settings, the archive
+    connection, the embedder and the digest builder (both built once, by the composition
+    root), and the clock."""
 
     settings: Settings
     db: sqlite_utils.Database
-    embedder: Callable[[], Any]
+    embedder: Callable[[], Any] | None = None
+    build_digest: Callable[..., Any] | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
     # /search keeps the archive's vectors in memory and reads only new rows per query
     # (a cold load costs ~0.75 s at 100k articles, too slow to repeat per command).
     _search_matrix: Any = field(default=None, repr=False)
     _search_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def require(self, what: Callable[..., Any] | None, name: str) -> Callable[..., Any]:
+        if what is None:
+            raise TokentideError(f"{name} is not available in this bot")
+        return what
+
     def search_archive(self, db: sqlite_utils.Database, query: str, limit: int) -> list[dict]:
         from bot.narratives.search import VectorMatrix, search
 
-        embedder = self.embedder()
+        embedder = self.require(self.embedder, "search")()
         with self._search_lock:
             if self._search_matrix is None:
                 self._search_matrix = VectorMatrix(embedder.model_id, embedder.dim)
@@ -58,10 +66,12 @@ class ChatContext:
 
 
 def _in_thread(ctx: ChatContext, fn: Callable[[sqlite_utils.Database], Any]) -> Any:
-    def call() -> Any:
-        from bot.store.db import open_db
+    """Run `fn` in a worker thread on its own read-only connection to the archive."""
 
-        db = open_db(ctx.settings.db_path, migrate_schema=False)
+    def call() -> Any:
+        from bot.store.db import open_read_only
+
+        db = open_read_only(ctx.settings.db_path)
         try:
             return fn(db)
         finally:
@@ -229,17 +239,13 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
         interaction: discord.Interaction, hours: app_commands.Range[int, 1, 168] = 24
     ) -> None:
         from bot.digest.render import to_discord_messages
-        from bot.digest.service import build_digest
 
-        messages = to_discord_messages(
-            build_digest(ctx.db, ctx.settings, now=ctx.clock(), hours=hours)
-        )
-        first, rest = messages[0], messages[1:]
-        embeds = [discord.Embed.from_dict(e) for e in first.get("embeds") or []]
-        await interaction.response.send_message(
-            content=first.get("content"), embeds=embeds, allowed_mentions=NO_PINGS
-        )
-        for message in rest:
+        build = ctx.require(ctx.build_digest, "digest")
+        now = ctx.clock()
+        # Up to a week of stories: composed in a worker thread, after deferring.
+        await interaction.response.defer(thinking=True)
+        digest = await _in_thread(ctx, lambda db: build(db, ctx.settings, now=now, hours=hours))
+        for message in to_discord_messages(digest):
             await interaction.followup.send(
                 content=message.get("content") or discord.utils.MISSING,
                 embeds=[discord.Embed.from_dict(e) for e in message.get("embeds") or []],

@@ -17,6 +17,7 @@ from discord.http import Route
 from bot.chat.bot import TokentideBot, sync_commands_if_changed
 from bot.chat.sinks import configure_route_base
 from bot.clock import to_iso
+from bot.pipeline import build_digest
 
 from .conftest import make_settings
 
@@ -29,12 +30,27 @@ EPHEMERAL = 64
 MANAGE_GUILD = 1 << 5
 
 
+_embedders: dict = {}
+
+
+def _embedder(settings):
+    """One embedder per test session (built once, as the composition root would)."""
+    from bot.narratives.embed import Embedder
+
+    return _embedders.setdefault(settings.model, Embedder.from_settings(settings))
+
+
 @pytest.fixture
 async def bot(fake, db, db_path):
     saved = Route.BASE
     configure_route_base(fake.base)
     settings = make_settings(db_path, base=fake.base, token=fake.token, channel_id=555)
-    client = TokentideBot(settings, db, run_jobs=False)
+    client = TokentideBot(
+        settings,
+        db,
+        embedder=lambda: _embedder(settings),
+        build_digest=build_digest,
+    )
     client.chat.clock = lambda: NOW
     await client.login(fake.token)
     yield client
@@ -267,7 +283,8 @@ async def test_bot_hosts_the_scheduler_and_posts_through_its_own_client(fake, db
     """DISCORD_TOKEN set: setup_hook catches up the daily digest and starts the scheduler in
     the bot's loop; deliveries use the bot's HTTP client (nonce + enforce_nonce)."""
     from bot.clock import utcnow
-    from bot.jobs import deliver_job
+    from bot.pipeline import deliver_job
+    from bot.run import Daemon
 
     from .test_commands import HEADLINES
 
@@ -292,17 +309,18 @@ async def test_bot_hosts_the_scheduler_and_posts_through_its_own_client(fake, db
         channel_id=555,
         extra={"openrouter": {"base_url": "http://127.0.0.1:9", "max_retries": 0, "timeout_s": 1}},
     )
-    client = TokentideBot(settings, db, run_jobs=True)
+    daemon = Daemon(settings, db)
+    client = TokentideBot(settings, db, lifecycle=daemon)
     try:
         await client.login(fake.token)
-        assert client._scheduler is not None and client._scheduler.running
+        assert daemon.scheduler is not None and daemon.scheduler.running
         runs = dict(db.execute("SELECT job, status FROM job_runs").fetchall())
         assert runs.get("daily_digest") == "ok"  # the catch-up on start
-        await deliver_job(client._app, now=utcnow())
+        await deliver_job(daemon.app, now=utcnow())
     finally:
         await client.close()
         Route.BASE = saved
-    assert client._scheduler is None
+    assert daemon.scheduler is None
     posted = [m for m in fake.messages if m["where"] == "channel:555"]
     assert posted and all(m["nonce"] and m["allowed_mentions"] == {"parse": []} for m in posted)
     assert db.execute("SELECT status FROM deliveries").fetchall() == [("sent",)]
@@ -332,13 +350,15 @@ async def test_stories_unknown_topic_is_ephemeral(bot, fake, db):
     assert body["data"]["flags"] & EPHEMERAL and "unknown topic 'cats'" in body["data"]["content"]
 
 
-async def test_digest_command_answers_within_limits(bot, fake, db):
+async def test_digest_command_defers_and_answers_within_limits(bot, fake, db):
+    """Up to a week of stories is composed off the event loop, after a deferral."""
     _seed_recent(db)
     body, followups = await invoke(bot, fake, "digest", [{"name": "hours", "type": 4, "value": 24}])
-    assert body["type"] == CHANNEL_MESSAGE
-    data = body["data"]
-    assert data["allowed_mentions"]["parse"] == [] and len(data["embeds"]) <= 10
-    text = json.dumps(data) + json.dumps([f["embeds"] for f in followups])
+    assert body["type"] == DEFERRED_CHANNEL_MESSAGE
+    assert followups
+    for data in followups:
+        assert data["allowed_mentions"]["parse"] == [] and len(data["embeds"]) <= 10
+    text = json.dumps([f["embeds"] for f in followups])
     assert "Nvidia H20" in text and "@everyone" not in text
 
 

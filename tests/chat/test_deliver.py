@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.chat.outbox import deliver_pending
+from bot.chat.deliver import deliver_pending
 from bot.chat.sinks import BotChannelSink, ConsoleSink, WebhookSink
 from bot.store.outbox import destination_for, enqueue
 

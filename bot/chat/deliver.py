@@ -26,10 +26,11 @@ from typing import Any
 import sqlite_utils
 
 from bot.chat.sinks import Outgoing, RateLimitedError, Sink, TransientDeliveryError
-from bot.clock import to_iso
-from bot.config import Settings
+from bot.clock import parse_iso, to_iso
+from bot.config import Settings, destination_for
 from bot.errors import DeliveryError
-from bot.store.outbox import destination_for
+from bot.models import Delivery
+from bot.store import outbox
 
 log = logging.getLogger(__name__)
 
@@ -71,50 +72,13 @@ def messages_for(
     if payload.get("type") == "share_alert":
         # The tracker enqueues numbers only; the words (and related stories) are rendered
         # when sending, from the archive as it is then.
-        from bot.digest.service import alert_messages
+        from bot.digest.alerts import render_alert_messages
+        from bot.narratives.search import find_related_stories
 
-        return alert_messages(db, payload, now=now)
+        return render_alert_messages(payload, find_related_stories(db, payload, now=now))
     raise DeliveryError(
         f"payload of type {payload.get('type')!r} has no messages to send (expected 'messages')"
     )
-
-
-def _pending(db: sqlite_utils.Database, destination: str) -> list[dict[str, Any]]:
-    rows = db.execute(
-        """SELECT id, kind, key, payload, attempts, nonce, parts_sent, message_ids, next_attempt_at
-           FROM deliveries
-           WHERE status = 'pending' AND destination = ?
-           ORDER BY id""",
-        [destination],
-    ).fetchall()
-    cols = [
-        "id",
-        "kind",
-        "key",
-        "payload",
-        "attempts",
-        "nonce",
-        "parts_sent",
-        "message_ids",
-        "next_attempt_at",
-    ]
-    return [dict(zip(cols, row, strict=True)) for row in rows]
-
-
-def _claim(db: sqlite_utils.Database, row: dict[str, Any], now: datetime) -> bool:
-    with db.conn:
-        cur = db.execute(
-            """UPDATE deliveries SET next_attempt_at = ?
-               WHERE id = ? AND status = 'pending' AND next_attempt_at = ?""",
-            [to_iso(now + _LEASE), row["id"], row["next_attempt_at"]],
-        )
-    return cur.rowcount == 1
-
-
-def _update(db: sqlite_utils.Database, delivery_id: int, **values: Any) -> None:
-    sets = ", ".join(f"{k} = :{k}" for k in values)
-    with db.conn:
-        db.execute(f"UPDATE deliveries SET {sets} WHERE id = :id", {**values, "id": delivery_id})
 
 
 def part_nonce(nonce: str, part: int) -> str:
@@ -145,10 +109,10 @@ async def deliver_pending(
     """
     counts = {"sent": 0, "failed": 0, "retrying": 0, "skipped": 0}
     due = to_iso(now)
-    for row in _pending(db, destination_for(settings)):
+    for row in outbox.pending(db, destination_for(settings)):
         # Deliveries arrive in the order they were enqueued: one waiting for its retry (or
         # held by another worker) holds back everything after it.
-        if row["next_attempt_at"] > due or not _claim(db, row, now):
+        if (row.next_attempt_at or "") > due or not outbox.claim(db, row, until=now + _LEASE):
             counts["skipped"] += 1
             break
         outcome = await _deliver_one(db, settings, sink, row, now=now)
@@ -162,32 +126,32 @@ async def _deliver_one(
     db: sqlite_utils.Database,
     settings: Settings,
     sink: Sink,
-    row: dict[str, Any],
+    row: Delivery,
     *,
     now: datetime,
 ) -> str:
-    delivery_id = row["id"]
-    sent_ids: list[str] = json.loads(row["message_ids"] or "[]")
+    delivery_id = row.id
+    sent_ids: list[str] = json.loads(row.message_ids or "[]")
     try:
-        payload = json.loads(row["payload"])
+        payload = json.loads(row.payload)
         messages = messages_for(db, payload, now=now)
-        for part in range(row["parts_sent"], len(messages)):
+        for part in range(row.parts_sent, len(messages)):
             message = messages[part]
             out = Outgoing(
                 delivery_id=delivery_id,
-                kind=row["kind"],
-                key=row["key"],
+                kind=row.kind,
+                key=row.key,
                 part=part,
                 parts=len(messages),
                 body=message,
-                nonce=part_nonce(row["nonce"], part),
+                nonce=part_nonce(row.nonce or "", part),
                 files=_load_files(message, delivery_id=delivery_id),
                 payload=payload,
             )
             message_id = await _send_with_waits(sink, out, settings)
             # Record before anything else: this row is what stops a second copy.
             sent_ids.append(message_id)
-            _update(
+            outbox.record(
                 db,
                 delivery_id,
                 parts_sent=part + 1,
@@ -198,15 +162,15 @@ async def _deliver_one(
         # Not a failure: Discord said when to come back.
         # Rounded up: timestamps have whole seconds, and early is what Discord punishes.
         wait = timedelta(seconds=math.ceil(max(exc.retry_after, 1.0)))
-        _update(db, delivery_id, next_attempt_at=to_iso(now + wait), last_error=str(exc))
+        outbox.record(db, delivery_id, next_attempt_at=to_iso(now + wait), last_error=str(exc))
         return "retrying"
     except TransientDeliveryError as exc:
-        attempts = row["attempts"] + 1
+        attempts = row.attempts + 1
         if attempts >= settings.discord.max_attempts:
-            _update(db, delivery_id, status="failed", attempts=attempts, last_error=str(exc))
+            outbox.record(db, delivery_id, status="failed", attempts=attempts, last_error=str(exc))
             log.error("delivery %s failed after %d attempts: %s", delivery_id, attempts, exc)
             return "failed"
-        _update(
+        outbox.record(
             db,
             delivery_id,
             attempts=attempts,
@@ -217,22 +181,22 @@ async def _deliver_one(
         return "retrying"
     except (DeliveryError, ValueError, KeyError, TypeError) as exc:
         # Refused by Discord, or a payload we cannot turn into messages: retrying cannot help.
-        _update(
+        outbox.record(
             db,
             delivery_id,
             status="failed",
-            attempts=row["attempts"] + 1,
+            attempts=row.attempts + 1,
             last_error=f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, DeliveryError)
             else str(exc),
         )
         log.error("delivery %s failed: %s", delivery_id, exc)
         return "failed"
-    _update(
+    outbox.record(
         db,
         delivery_id,
         status="sent",
-        attempts=row["attempts"] + 1,
+        attempts=row.attempts + 1,
         sent_at=to_iso(now),
         last_error=None,
     )
@@ -266,12 +230,5 @@ async def deliver_until_settled(
 
 
 def _next_wait(db: sqlite_utils.Database, settings: Settings, now: datetime) -> float | None:
-    row = db.execute(
-        "SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND destination = ?",
-        [destination_for(settings)],
-    ).fetchone()
-    if not row or row[0] is None:
-        return None
-    from bot.clock import parse_iso
-
-    return (parse_iso(row[0]) - now).total_seconds()
+    due = outbox.next_attempt_at(db, destination_for(settings))
+    return None if due is None else (parse_iso(due) - now).total_seconds()

@@ -1,0 +1,48 @@
+"""`job_runs`: when each scheduled job ran and how it ended, so it survives restarts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from bot.clock import to_iso
+from bot.models import JobRun
+from bot.store.db import transaction
+
+_COLUMNS = ", ".join(JobRun.__dataclass_fields__)
+
+
+def start_run(db: sqlite_utils.Database, job: str, *, now: datetime) -> int:
+    """Record that `job` started; returns the run's id for `finish_run`."""
+    with transaction(db):
+        return db.execute(
+            "INSERT INTO job_runs (job, started_at, status) VALUES (?, ?, 'running')",
+            [job, to_iso(now)],
+        ).lastrowid
+
+
+def finish_run(
+    db: sqlite_utils.Database,
+    run_id: int,
+    *,
+    finished: datetime,
+    status: str,
+    detail: dict[str, Any],
+    error: str | None,
+) -> None:
+    with transaction(db):
+        db.execute(
+            "UPDATE job_runs SET finished_at = ?, status = ?, detail = ?, error = ? WHERE id = ?",
+            [to_iso(finished), status, json.dumps(detail, default=str), error, run_id],
+        )
+
+
+def last_runs(db: sqlite_utils.Database) -> dict[str, JobRun]:
+    """The newest run of each job, by job name."""
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM job_runs WHERE id IN (SELECT max(id) FROM job_runs GROUP BY job)"
+    ).fetchall()
+    return {row[1]: JobRun(*row) for row in rows}
