@@ -19,9 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.clock import to_iso  # noqa: E402
-from bot.digest.alerts import find_related_stories, render_alert_messages  # noqa: E402
+from bot.digest.alerts import render_alert_messages  # noqa: E402
 from bot.digest.compose import compose_digest  # noqa: E402
 from bot.digest.render import to_discord_messages, to_markdown, to_text  # noqa: E402
+from bot.narratives.search import find_related_stories  # noqa: E402
 from bot.store.db import open_db  # noqa: E402
 
 FILLER = [

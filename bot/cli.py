@@ -19,7 +19,7 @@ from bot.errors import TokentideError
 
 # command name -> ("module", "attribute", short help shown by `tokentide --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("bot.chat.commands", "run_cmd", "Run everything on schedule until stopped."),
+    "run": ("bot.run", "run_cmd", "Run everything on schedule until stopped."),
     "poll": ("bot.feeds.commands", "poll_cmd", "Poll feeds that are due (or --all now)."),
     "feeds": ("bot.feeds.commands", "feeds_cmd", "Show feed health."),
     "check-config": ("bot.feeds.commands", "check_config_cmd", "Validate feeds.yaml and exit."),
@@ -35,8 +35,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "backfill_tokens_cmd",
         "Backfill daily rankings (Data API).",
     ),
-    "digest": ("bot.chat.commands", "digest_cmd", "Compose (and --post) a digest."),
-    "deliver": ("bot.chat.commands", "deliver_cmd", "Deliver pending outbox messages."),
+    "digest": ("bot.run", "digest_cmd", "Compose (and --post) a digest."),
+    "deliver": ("bot.run", "deliver_cmd", "Deliver pending outbox messages."),
     "serve": ("bot.site.commands", "serve_cmd", "Browse the archive in Datasette."),
 }
 

@@ -67,7 +67,7 @@ def test_env_overrides_and_secrets(tmp_path):
         ("- just\n- a list\n", "expected a mapping at the top level"),
         ("feeds: [\n", "invalid YAML"),
         ("fetch: {per_host: 0}\n", "fetch.per_host: expected a positive integer"),
-        ("model: {backend: gpu}\n", "model.backend: expected one of torch, onnx, static"),
+        ("model: {backend: gpu}\n", "model.backend: expected one of torch, onnx"),
     ],
 )
 def test_bad_config_names_file_key_and_expectation(tmp_path, text, expected):

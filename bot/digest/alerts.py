@@ -9,7 +9,6 @@ reader sees the numbers and the reasons together.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from bot.clock import parse_iso
@@ -241,24 +240,3 @@ def render_alert_messages(
         embed["color"] = NEWS_COLOUR
     content = f"**Token share alert** · {safe_inline(_headline(payload), 300)}"
     return pack_messages(content, embeds)
-
-
-def find_related_stories(
-    db: Any,
-    payload: Mapping[str, Any],
-    *,
-    now: datetime,
-    days: float = RELATED_DAYS,
-    limit: int = 5,
-) -> list[dict[str, Any]]:
-    """Moved: `bot.narratives.search.find_related_stories` reads the archive; kept here until
-    its callers import it from there."""
-    from bot.narratives.search import find_related_stories as find
-
-    return find(db, payload, now=now, days=days, limit=limit)
-
-
-def alert_messages(db: Any, payload: Mapping[str, Any], *, now: datetime) -> list[dict]:
-    """What the outbox worker sends for a share_alert delivery: related stories + rendering.
-    Kept until its callers render `bot.narratives.search.find_related_stories` themselves."""
-    return render_alert_messages(payload, find_related_stories(db, payload, now=now))

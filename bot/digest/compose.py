@@ -1,16 +1,9 @@
 """Compose a digest from stories and the token share. Pure: plain data and `now` in, a frozen
 `Digest` out; rendering lives in render.py.
 
-Ranking (per topic, highest first):
-
-    rank = log2(1 + outlets) + 0.5·log2(1 + articles)
-           + 0.5·log2(1 + max(momentum, 0)) + 2^(−age / (hours / 2))
-
-where `age` is the time since the story's last article. Outlets weigh most because a story many
-publishers carry matters more than one outlet's series of updates; articles and momentum add
-less (logarithms, so a single prolific feed cannot dominate); the recency term, with a half-life
-of half the digest window, breaks near-ties in favour of what is still moving. Equal ranks fall
-back to the latest `last_seen`, then the lower story id, so the order is deterministic.
+Stories are listed per topic in the one "top stories" order (`bot.narratives.ranking`): more
+outlets, then more articles, then the latest article, then momentum, then the lower id. Each
+story's `rank` is its position in that order within its topic, counted from 1.
 
 A story tagged with several topics is listed once, under the first of its own topics that the
 digest shows (the narratives room lists a story's topics best-first); its other topics are shown
@@ -21,16 +14,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.clock import parse_iso, to_iso
 from bot.digest.names import country_name
 from bot.narratives.ranking import rank_key
+from bot.tokens.sources import citation as source_citation
 
 LINKS_PER_STORY = 3
-SOURCE_CITATION = "Source: OpenRouter (openrouter.ai/rankings), as of {as_of}"
 
 
 @dataclass(frozen=True)
@@ -51,7 +44,7 @@ class DigestStory:
     last_seen: str | None
     momentum: float
     score: float  # the narratives room's own score, passed through
-    rank: float  # this digest's ranking (module docstring)
+    rank: int  # position within its topic, from 1 (module docstring)
     topic: str
     also_in: tuple[str, ...]
     links: tuple[Link, ...]
@@ -118,22 +111,6 @@ def _ts(value: Any) -> datetime | None:
         return parse_iso(value)
     except ValueError:
         return None
-
-
-def rank_story(story: Mapping[str, Any], *, now: datetime, hours: float) -> float:
-    """The digest ranking of one story (see the module docstring)."""
-    outlets = max(_num(story.get("outlet_count")), 0.0)
-    articles = max(_num(story.get("article_count")), 0.0)
-    momentum = max(_num(story.get("momentum")), 0.0)
-    last = _ts(story.get("last_seen")) or _ts(story.get("first_seen"))
-    age_h = max((now - last).total_seconds() / 3600, 0.0) if last else hours
-    half_life = max(hours / 2, 1e-6)
-    return (
-        math.log2(1 + outlets)
-        + 0.5 * math.log2(1 + articles)
-        + 0.5 * math.log2(1 + momentum)
-        + 2 ** (-age_h / half_life)
-    )
 
 
 def pick_links(articles: Iterable[Mapping[str, Any]], limit: int = LINKS_PER_STORY) -> list[Link]:
@@ -227,7 +204,7 @@ def compose_digest(
                 last_seen=story.get("last_seen"),
                 momentum=_num(story.get("momentum")),
                 score=_num(story.get("score")),
-                rank=round(rank_story(story, now=now, hours=hours), 6),
+                rank=0,  # its position, set once the topic is sorted
                 topic=own[0],
                 also_in=tuple(own[1:]),
                 links=tuple(links),
@@ -235,10 +212,10 @@ def compose_digest(
         )
     sections = []
     for topic in order:
-        ranked = sorted(
-            buckets[topic],
-            key=rank_key,
-        )
+        ranked = [
+            replace(entry, rank=n)
+            for n, entry in enumerate(sorted(buckets[topic], key=rank_key), 1)
+        ]
         if ranked:
             sections.append(
                 TopicSection(
@@ -259,11 +236,6 @@ def compose_digest(
         story_count=sum(len(s.stories) for s in sections),
         unlisted=unlisted,
     )
-
-
-def _neg_time(ts: str | None) -> float:
-    parsed = _ts(ts)
-    return -parsed.timestamp() if parsed else 0.0
 
 
 def _pct(fraction: float) -> str:
@@ -312,7 +284,7 @@ def share_line(share: Mapping[str, Any] | None) -> ShareLine | None:
     if in_progress:
         text += " (period in progress)"
     as_of = share.get("as_of")
-    citation = str(share.get("citation") or "") or SOURCE_CITATION.format(as_of=as_of or "unknown")
+    citation = str(share.get("citation") or "") or source_citation(as_of or "unknown")
     return ShareLine(
         text=text,
         citation=citation,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.digest.compose import compose_digest, pick_links, rank_story, share_line, topic_label
+from bot.digest.compose import compose_digest, pick_links, share_line, topic_label
 
 from .builders import NOW, TOPICS, article, share_doc, story
 
@@ -47,7 +47,9 @@ def test_rank_is_deterministic_for_identical_stories():
 
 def test_rank_tolerates_missing_and_bad_numbers():
     bad = {"id": 1, "outlet_count": None, "article_count": "x", "momentum": float("nan")}
-    assert rank_story(bad, now=NOW, hours=24) >= 0
+    good = story(2, outlets=1)
+    listed = compose([{**good, **bad, "id": 1}, good]).sections[0].stories
+    assert [(s.id, s.rank) for s in listed] == [(2, 1), (1, 2)]
 
 
 def test_per_topic_limits_and_total_counts():

@@ -14,14 +14,8 @@ from bot.app import open_app
 from bot.chat.sinks import ConsoleSink
 from bot.config import Secrets, parse_settings
 from bot.errors import OpenRouterError
-from bot.jobs import (
-    build_scheduler,
-    deliver_job,
-    last_digest_time,
-    poll_tokens_job,
-    record_run,
-    stop_scheduler,
-)
+from bot.pipeline import deliver_job, poll_tokens_job, record_run
+from bot.run import build_scheduler, last_digest_time, stop_scheduler
 from bot.store.outbox import enqueue
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -174,7 +168,7 @@ async def test_shutdown_finishes_in_flight_delivery(db, db_path):
 
 
 async def test_start_catches_up_a_missed_daily_digest_once(db, db_path, capsys):
-    from bot.jobs import start_scheduler
+    from bot.run import start_scheduler
 
     settings = settings_for(db_path, digest={"time": "08:00", "timezone": "UTC"})
     for _ in range(2):  # a restart later the same day

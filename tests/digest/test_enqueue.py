@@ -1,4 +1,4 @@
-"""The digest service against a real SQLite archive: keys, payload shape, exactly-once enqueue."""
+"""Composing and enqueuing the digest against a real SQLite archive: keys, payload shape, exactly-once enqueue."""
 
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ import pytest
 
 from bot.digest.compose import compose_digest
 from bot.digest.limits import check_message
-from bot.digest.service import (
-    compose_and_enqueue_digest,
-    digest_json,
-    digest_key,
-    digest_payload,
-    render_chart,
-)
+from bot.digest.payload import digest_json, digest_key, digest_payload
 from bot.errors import TokentideError
+from bot.pipeline import compose_and_enqueue_digest, render_chart
 from bot.store.outbox import destination_for, enqueue
 
 from .builders import NOW, TOPICS, insert_article, insert_story, insert_week, share_doc, story

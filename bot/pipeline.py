@@ -1,0 +1,242 @@
+"""The cycle, as plain functions: poll feeds → analyse → poll tokens → detect changes →
+compose and enqueue the digest → deliver.
+
+Each step is `step(app, *, now) -> dict` and is recorded in `job_runs`; the scheduler
+(`bot.run`) calls them on their intervals and `tokentide run --once` calls them in order. A
+step that fails for a reason a person can act on (a feed or OpenRouter unreachable, Discord
+down, the model missing) records the error and returns: the next tick tries again.
+
+CPU-bound work (embedding, composing and drawing the digest) runs in a worker thread on its
+own connection, so the event loop keeps answering Discord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlite_utils
+
+from bot.app import App
+from bot.config import Settings, destination_for
+from bot.digest.compose import Digest, compose_digest
+from bot.digest.payload import check_hours, digest_key, digest_payload
+from bot.errors import TokentideError
+from bot.store import outbox, runs
+
+log = logging.getLogger(__name__)
+
+# What a step may fail with and still leave the scheduler running: our own errors (already
+# worded for people) and the network/file errors the libraries raise.
+JOB_ERRORS = (TokentideError, httpx.HTTPError, OSError)
+
+
+async def record_run(
+    app: App, job: str, work: Callable[[], Awaitable[dict]], *, now: datetime
+) -> dict[str, Any]:
+    """Run `work`, recording it in job_runs. Returns {"job", "status", ...detail or "error"}."""
+    run_id = runs.start_run(app.db, job, now=now)
+    started = time.monotonic()
+    status, detail, error = "ok", {}, None
+
+    def finish() -> None:
+        finished = now + timedelta(seconds=round(time.monotonic() - started))
+        runs.finish_run(
+            app.db, run_id, finished=finished, status=status, detail=detail, error=error
+        )
+
+    try:
+        detail = await work() or {}
+    except JOB_ERRORS as exc:
+        status, error = "error", f"{type(exc).__name__}: {exc}"
+        log.warning("job %s failed: %s", job, error)
+    except asyncio.CancelledError:
+        status, error = "cancelled", "stopped by shutdown"
+        finish()
+        raise
+    except BaseException as exc:
+        # A bug or a cancellation: record it so job_runs never shows a ghost "running" row,
+        # then let it propagate.
+        status, error = "error", f"{type(exc).__name__}: {exc}"
+        finish()
+        raise
+    finish()
+    result = {"job": job, "status": status, **detail}
+    if error:
+        result["error"] = error
+    return result
+
+
+# --- the steps ------------------------------------------------------------------------------
+
+
+async def poll_feeds_job(app: App, *, now: datetime) -> dict[str, Any]:
+    async def work() -> dict:
+        from bot.feeds.poll import poll_feeds, sync_config_feeds
+
+        sync_config_feeds(app.db, app.settings, now=now)
+        return await poll_feeds(
+            app.db, app.settings, app.feed_client, now=now, parse_pool=app.parse_pool
+        )
+
+    return await record_run(app, "poll_feeds", work, now=now)
+
+
+async def analyze_job(app: App, *, now: datetime) -> dict[str, Any]:
+    async def work() -> dict:
+        from bot.narratives.pipeline import analyze_pending
+
+        return await app.in_thread(
+            lambda db: analyze_pending(db, app.settings, app.embedder, now=now), write=True
+        )
+
+    return await record_run(app, "analyze", work, now=now)
+
+
+async def poll_tokens_job(app: App, *, now: datetime) -> dict[str, Any]:
+    async def work() -> dict:
+        from bot.tokens.poll import poll_tokens
+
+        return await poll_tokens(app.db, app.settings, app.api_client, now=now)
+
+    return await record_run(app, "poll_tokens", work, now=now)
+
+
+async def detect_changes_job(app: App, *, now: datetime) -> dict[str, Any]:
+    async def work() -> dict:
+        from bot.tokens.changes import detect_changes
+
+        return {"enqueued": detect_changes(app.db, app.settings, now=now)}
+
+    return await record_run(app, "detect_changes", work, now=now)
+
+
+async def daily_digest_job(
+    app: App, *, now: datetime, hours: float | None = None, force: bool = False
+) -> dict[str, Any]:
+    """Enqueue the digest for `now`'s period (a no-op when it is already queued)."""
+
+    async def work() -> dict:
+        delivery = await app.in_thread(
+            lambda db: compose_and_enqueue_digest(
+                db, app.settings, now=now, hours=hours, force=force
+            ),
+            write=True,
+        )
+        return {"delivery_id": delivery, "queued": delivery is not None}
+
+    return await record_run(app, "daily_digest", work, now=now)
+
+
+async def deliver_job(app: App, *, now: datetime) -> dict[str, Any]:
+    async def work() -> dict:
+        from bot.chat.deliver import deliver_pending
+
+        task = asyncio.ensure_future(deliver_pending(app.db, app.settings, app.sink, now=now))
+        app.in_flight.add(task)
+        try:
+            # Shielded: a shutdown cancelling this job still lets the send finish and be
+            # recorded, instead of leaving a message Discord has but we do not know about.
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                app.in_flight.discard(task)
+
+    return await record_run(app, "deliver", work, now=now)
+
+
+async def run_cycle(app: App, *, now: datetime) -> list[dict[str, Any]]:
+    """One full cycle in order (`tokentide run --once`). Each step's failure is recorded and
+    the cycle goes on."""
+    steps = (
+        poll_feeds_job,
+        analyze_job,
+        poll_tokens_job,
+        detect_changes_job,
+        daily_digest_job,
+        deliver_job,
+    )
+    return [await step(app, now=now) for step in steps]
+
+
+# --- the digest: gather from the archive, compose (pure), enqueue ---------------------------
+
+
+def build_digest(
+    db: sqlite_utils.Database, settings: Settings, *, now: datetime, hours: float | None = None
+) -> Digest:
+    """Read the period's stories and the token share, and compose the digest."""
+    from bot.narratives.stories import recent_stories
+    from bot.tokens.report import current_share
+
+    span = check_hours(settings, hours)
+    return compose_digest(
+        recent_stories(db, now=now, hours=span),
+        current_share(db, by="country", period="week", now=now),
+        now=now,
+        hours=span,
+        per_topic=settings.digest.per_topic,
+        topics=list(settings.topics),
+        timezone=settings.digest.timezone,
+    )
+
+
+def render_chart(db: sqlite_utils.Database, path: Path, *, now: datetime) -> Path | None:
+    """Draw the share chart; None when it cannot be drawn.
+
+    A digest without its chart is still worth sending, so a chart error costs only the
+    picture (logged), never the digest.
+    """
+    from bot.tokens.chart import render_share_chart
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        render_share_chart(db, path, by="country", now=now)
+    except (TokentideError, OSError, ValueError) as exc:
+        log.warning("share chart skipped: %s", exc)
+        return None
+    return path if path.exists() else None
+
+
+def compose_and_enqueue_digest(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    *,
+    now: datetime,
+    hours: float | None = None,
+    force: bool = False,
+) -> int | None:
+    """Enqueue the digest for this period; the delivery id, or None if it was already queued.
+
+    The daily digest is keyed by its calendar date in `digest.timezone`, an explicit
+    `--hours N` digest by date plus "/Nh". `force` replaces an existing delivery for the
+    period (re-composed, sent again).
+    """
+    check_hours(settings, hours)
+    key = digest_key(settings, now=now, hours=hours)
+    destination = destination_for(settings)
+    if not force and outbox.is_queued(db, kind="digest", key=key, destination=destination):
+        return None  # checked first so a repeat run does no composing or chart drawing
+    digest = build_digest(db, settings, now=now, hours=hours)
+    chart = None
+    if digest.share is not None:
+        name = re.sub(r"[^0-9A-Za-z-]+", "_", key)
+        chart = render_chart(
+            db, Path(settings.db_path).parent / "charts" / f"digest-{name}.png", now=now
+        )
+    return outbox.enqueue(
+        db,
+        kind="digest",
+        key=key,
+        destination=destination,
+        payload=digest_payload(digest, key=key, chart=chart),
+        now=now,
+        replace_existing=force,
+    )
