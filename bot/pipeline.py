@@ -222,7 +222,8 @@ def compose_and_enqueue_digest(
     check_hours(settings, hours)
     key = digest_key(settings, now=now, hours=hours)
     destination = destination_for(settings)
-    if not force and outbox.is_queued(db, kind="digest", key=key, destination=destination):
+    queued = outbox.queued_id(db, kind="digest", key=key, destination=destination)
+    if not force and queued is not None:
         return None  # checked first so a repeat run does no composing or chart drawing
     digest = build_digest(db, settings, now=now, hours=hours)
     chart = None

@@ -2,7 +2,8 @@
 
 Feeds added from Discord must not turn the bot into a way to reach the operator's private
 network, so the host is resolved and every address it resolves to must be public (unless
-`discord.allow_private_feed_urls`). The operator's own feeds.yaml is not checked (DESIGN).
+`discord.allow_private_feed_urls`). The operator's own feeds.yaml is not checked: it may point
+anywhere, loopback included.
 """
 
 from __future__ import annotations

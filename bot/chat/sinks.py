@@ -201,8 +201,8 @@ class WebhookSink:
 
 
 def configure_route_base(api_base: str) -> None:
-    """Point discord.py's REST routes at `discord.api_base` — once, at start-up (DESIGN's
-    sanctioned exception to "no globals"), so proxies and the test stand-in both work."""
+    """Point discord.py's REST routes at `discord.api_base` — once, at start-up (discord.py
+    keeps its base URL in a class attribute), so proxies and the test stand-in both work."""
     from discord.http import Route
 
     Route.BASE = api_base.rstrip("/")
@@ -313,7 +313,7 @@ def message_markdown(body: dict[str, Any]) -> str:
 
 
 def digests_dir(settings: Settings) -> Path:
-    """`digests/` beside the archive file (DESIGN: the console fallback's Markdown home)."""
+    """`digests/` beside the archive file (the console fallback's Markdown home)."""
     return Path(settings.db_path).parent / "digests"
 
 

@@ -1,6 +1,6 @@
 """The ingest side of `articles`: which of a feed's items are new, and storing them.
 
-Dedupe runs in layers (DESIGN "Dedupe"): guid within the feed, canonical URL anywhere, title +
+Dedupe runs in layers: guid within the feed, canonical URL anywhere, title +
 publication time within the feed (feeds that rewrite guids and links), and for aggregator items
 (Google News redirect links) the same outlet and title within a time window. Each layer is one
 query for the whole feed, so re-reading an unchanged feed costs almost nothing and a new one

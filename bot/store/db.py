@@ -116,3 +116,17 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 def read_only_connection(path: str | Path, *, timeout: float = 30) -> sqlite3.Connection:
     """The sqlite3 connection behind `open_read_only`, for a library that wants one (Datasette)."""
     return open_read_only(path, timeout=timeout).conn
+
+
+@contextmanager
+def refused_write(what: str) -> Iterator[None]:
+    """Turn SQLite's refusal of a write (disk full, locked, a constraint) into a StoreError
+    naming what was being written. Use it around a `transaction()`, which has already rolled
+    back by the time this sees the error."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"{what}: the archive refused the write ({exc}); nothing of it was stored. "
+            "Fix that (e.g. free disk space) and run again."
+        ) from exc

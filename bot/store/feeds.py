@@ -9,9 +9,7 @@ either fully recorded or untouched.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -19,26 +17,12 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import to_iso
-from bot.errors import StoreError
 from bot.models import Feed, FeedHealth, NewArticle, NewFeed
 from bot.store.articles import add_new_articles
-from bot.store.db import transaction
+from bot.store.db import refused_write, transaction
 
 _FEED_COLUMNS = ", ".join(f.name for f in fields(Feed))
 _HEALTH_COLUMNS = ", ".join(f.name for f in fields(FeedHealth))
-
-
-@contextmanager
-def _writing(what: str) -> Iterator[None]:
-    """Turn SQLite's refusal of a write (disk full, locked, a constraint) into a StoreError
-    naming what was being written. The transaction inside has already rolled back."""
-    try:
-        yield
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(
-            f"{what}: the archive refused the write ({exc}); nothing of it was stored. "
-            "Fix that (e.g. free disk space) and run again."
-        ) from exc
 
 
 def _feed(row: dict[str, Any]) -> Feed:
@@ -55,7 +39,7 @@ def add_feeds(db: sqlite_utils.Database, feeds: Sequence[NewFeed], *, now: datet
     rows = [
         (f.url, f.name, f.outlet, f.origin, int(f.enabled), stamp, f.next_check_at) for f in feeds
     ]
-    with _writing(f"adding {len(rows)} feed(s)"), transaction(db):
+    with refused_write(f"adding {len(rows)} feed(s)"), transaction(db):
         return db.conn.executemany(
             "INSERT INTO feeds (url, name, outlet, origin, enabled, created_at, next_check_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO NOTHING",
@@ -71,7 +55,7 @@ def sync_config(
     config feeds no longer listed (their articles stay). Returns added/updated/retired."""
     by_url = {f.url: f for f in wanted}
     counts = {"added": 0, "updated": 0, "retired": 0}
-    with _writing("syncing feeds from the config"), transaction(db):
+    with refused_write("syncing feeds from the config"), transaction(db):
         existing = {
             row[0]: row
             for row in db.execute("SELECT url, name, outlet, enabled, origin FROM feeds").fetchall()
@@ -126,7 +110,7 @@ def record_success(
     """Store a successful check: the feed's new articles, validators and cleared health, all
     in one transaction. Returns how many articles were new."""
     stamp = to_iso(now)
-    with _writing(f"storing the poll of {feed.url}"), transaction(db):
+    with refused_write(f"storing the poll of {feed.url}"), transaction(db):
         new = add_new_articles(db, feed_id=feed.id, items=items, now=now)
         db.execute(
             "UPDATE feeds SET etag = ?, last_modified = ?, last_checked_at = ?, "
@@ -150,7 +134,7 @@ def record_failure(
 ) -> None:
     """Store a failed check: error, backoff and maybe a reason to disable (an earlier reason
     stays). Validators and articles are left as they were."""
-    with _writing(f"storing the failed poll of {feed.url}"):
+    with refused_write(f"storing the failed poll of {feed.url}"):
         db.execute(
             "UPDATE feeds SET last_checked_at = ?, last_status = ?, next_check_at = ?, "
             "error_count = ?, last_error = ?, disabled_reason = COALESCE(?, disabled_reason) "

@@ -22,9 +22,9 @@ __all__ = [
     "claim",
     "destination_for",
     "enqueue",
-    "is_queued",
     "next_attempt_at",
     "pending",
+    "queued_id",
     "record",
 ]
 
@@ -77,20 +77,16 @@ def enqueue(
                WHERE kind = :kind AND key = :key AND destination = :destination""",
             row,
         )
-        found = db.execute(
-            "SELECT id FROM deliveries WHERE kind = ? AND key = ? AND destination = ?",
-            [kind, key, destination],
-        ).fetchone()
-        return found[0]
+        return queued_id(db, kind=kind, key=key, destination=destination)
 
 
-def is_queued(db: sqlite_utils.Database, *, kind: str, key: str, destination: str) -> bool:
-    """Whether (kind, key, destination) is in the outbox, whatever its status."""
+def queued_id(db: sqlite_utils.Database, *, kind: str, key: str, destination: str) -> int | None:
+    """The id of (kind, key, destination) in the outbox, whatever its status, or None."""
     row = db.execute(
-        "SELECT 1 FROM deliveries WHERE kind = ? AND key = ? AND destination = ?",
+        "SELECT id FROM deliveries WHERE kind = ? AND key = ? AND destination = ?",
         [kind, key, destination],
     ).fetchone()
-    return row is not None
+    return row[0] if row else None
 
 
 def pending(db: sqlite_utils.Database, destination: str) -> list[Delivery]:

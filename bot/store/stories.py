@@ -8,7 +8,7 @@ time, or its fetch time when the feed gave none.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlite_utils
@@ -113,15 +113,15 @@ def resolve_merged(db: sqlite_utils.Database, story_ids: Iterable[int]) -> dict[
     return out
 
 
+def _rows_for_ids(db: sqlite_utils.Database, sql: str, ids: Iterable[int]) -> Iterator[tuple]:
+    """Rows of `sql` + "(?, ?, …)" for every id, a chunk of ids per query."""
+    for chunk in _chunks(ids):
+        yield from db.execute(f"{sql}({_marks(chunk)})", chunk).fetchall()
+
+
 def stories_by_id(db: sqlite_utils.Database, story_ids: Iterable[int]) -> dict[int, Story]:
-    out: dict[int, Story] = {}
-    for chunk in _chunks(story_ids):
-        rows = db.execute(
-            f"SELECT {', '.join(_STORY_COLUMNS)} FROM stories WHERE id IN ({_marks(chunk)})",
-            chunk,
-        ).fetchall()
-        out.update((r[0], _story(r)) for r in rows)
-    return out
+    sql = f"SELECT {', '.join(_STORY_COLUMNS)} FROM stories WHERE id IN "
+    return {r[0]: _story(r) for r in _rows_for_ids(db, sql, story_ids)}
 
 
 def get_story(db: sqlite_utils.Database, story_id: int) -> Story | None:
@@ -165,14 +165,8 @@ def story_articles(
 def articles_by_id(
     db: sqlite_utils.Database, article_ids: Iterable[int]
 ) -> dict[int, StoryArticle]:
-    out: dict[int, StoryArticle] = {}
-    for chunk in _chunks(article_ids):
-        rows = db.execute(
-            f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles WHERE id IN ({_marks(chunk)})",
-            chunk,
-        ).fetchall()
-        out.update((r[0], article_record(r)) for r in rows)
-    return out
+    sql = f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles WHERE id IN "
+    return {r[0]: article_record(r) for r in _rows_for_ids(db, sql, article_ids)}
 
 
 # --- analysis: reading what is pending and the active stories ---

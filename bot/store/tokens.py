@@ -11,34 +11,18 @@ queues are one transaction too.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
 import sqlite_utils
 
 from bot.clock import parse_iso
-from bot.errors import StoreError
 from bot.models import ParsedSnapshot, ShareAlert, Snapshot, TokenRow, TokenWindow
-from bot.store.db import transaction
-from bot.store.outbox import enqueue
+from bot.store.db import refused_write, transaction
+from bot.store.outbox import enqueue, queued_id
 
 SHARE_ALERT = "share_alert"  # the outbox kind of a share alert, keyed by its snapshot
-
-
-@contextmanager
-def _writing(what: str) -> Iterator[None]:
-    """Turn SQLite's refusal of a write (disk full, a constraint) into a StoreError naming what
-    was being written; the transaction inside has already rolled back."""
-    try:
-        yield
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(
-            f"{what}: the archive refused the write ({exc}); nothing of it was stored. "
-            "Fix that (e.g. free disk space) and run again."
-        ) from exc
 
 
 def save_snapshot(
@@ -53,7 +37,7 @@ def save_snapshot(
     """Write the raw body and its usage rows, all or nothing. Returns (snapshot id, newly stored).
 
     `countries` maps each row's author to its country (the caller attributes them)."""
-    with _writing(f"storing the OpenRouter {parsed.source} snapshot"), transaction(db):
+    with refused_write(f"storing the OpenRouter {parsed.source} snapshot"), transaction(db):
         cur = db.execute(
             """INSERT INTO token_snapshots
                    (source, fetched_at, window_start, window_end, granularity, content_hash,
@@ -213,7 +197,7 @@ def record_share_alert(
     if payload is not None and destination is None:
         raise ValueError("record_share_alert: a payload needs a destination")
     what = f"recording the share-alert decision on snapshot {alert.snapshot_id}"
-    with _writing(what), transaction(db):
+    with refused_write(what), transaction(db):
         cur = db.execute(
             f"""INSERT OR IGNORE INTO share_alerts ({_ALERT_COLUMNS})
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -248,10 +232,7 @@ def record_share_alert(
         if delivery_id is None:
             # Queued without its decision by an older version that stopped in between: the
             # same alert, so it is recorded against that delivery rather than sent twice.
-            delivery_id = db.execute(
-                "SELECT id FROM deliveries WHERE kind = ? AND key = ? AND destination = ?",
-                [SHARE_ALERT, key, destination],
-            ).fetchone()[0]
+            delivery_id = queued_id(db, kind=SHARE_ALERT, key=key, destination=destination)
         db.execute(
             "UPDATE share_alerts SET delivery_id = ? WHERE snapshot_id = ?",
             [delivery_id, alert.snapshot_id],
