@@ -104,7 +104,7 @@ async def bench_slash(rounds: int) -> dict[str, list[float]]:
         _add_story(db, 1, "Nvidia H20 export rules tighten")
         saved = Route.BASE
         configure_route_base(fake.base)
-        bot = TokentideBot(settings, db, run_jobs=False)
+        bot = TokentideBot(settings, db)
         await bot.login(fake.token)
         for _ in range(rounds):
             for name, options in (
