@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -29,6 +28,7 @@ def analyze_cmd(obj, batch_size: int | None) -> None:
     """
     from bot.narratives.embed import Embedder
     from bot.narratives.pipeline import analyze_pending, count_pending
+    from bot.progress import progress
 
     db, settings = obj.db, obj.settings
     embedder = Embedder.from_settings(settings)  # checks model.path before any work
@@ -36,7 +36,7 @@ def analyze_cmd(obj, batch_size: int | None) -> None:
     if not total:
         click.echo("nothing to analyse", err=True)
         return
-    with click.progressbar(length=total, label="analysing", file=sys.stderr) as bar:
+    with progress(total, "analyze", "articles") as bar:
         result = analyze_pending(
             db, settings, embedder, now=utcnow(), progress=bar.update, batch_size=batch_size
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 
 import click
 
@@ -111,6 +110,7 @@ def backfill_tokens_cmd(obj, days: int) -> None:
     Example:
       OPENROUTER_API_KEY=... tokentide backfill-tokens --days 90
     """
+    from bot.progress import progress
     from bot.tokens.client import make_api_client
     from bot.tokens.poll import backfill_tokens
 
@@ -123,7 +123,7 @@ def backfill_tokens_cmd(obj, days: int) -> None:
                 db, settings, http, now=now, days=days, progress=bar.update
             )
 
-    with click.progressbar(length=days, label="days", file=sys.stderr) as bar:
+    with progress(days, "backfill-tokens", "days") as bar:
         result = asyncio.run(run(bar))
     click.echo(
         f"backfilled {result['start']}..{result['end']}: {result['chunks']} requests, "

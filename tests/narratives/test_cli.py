@@ -74,6 +74,8 @@ def test_end_to_end_analyze_stories_search(db, db_path, config):
     result = run(config, db_path, "analyze")
     assert result.exit_code == 0, result.output
     assert "analysed" in result.output
+    n = len(feed_articles())
+    assert f"analyze: {n}/{n} articles (100%)" in result.stderr  # not a terminal: plain lines
     assert (
         db.execute(
             "SELECT count(*) FROM articles WHERE story_id IS NULL OR analyzed_at IS NULL"

@@ -119,6 +119,8 @@ def test_backfill_command_shows_progress_and_a_summary(server, tmp_path):
     result = CliRunner().invoke(cli, ["backfill-tokens", "--days", "3"], env=env)
     assert result.exit_code == 0, result.output
     assert "backfilled" in result.stdout and "1 requests, 1 new snapshots, 6 rows" in result.stdout
+    # Not a terminal: a plain progress line, no bar drawn with carriage returns.
+    assert "backfill-tokens: 3/3 days (100%) in " in result.stderr and "\r" not in result.stderr
     no_key = CliRunner().invoke(
         cli, ["backfill-tokens", "--days", "3"], env=env | {"OPENROUTER_API_KEY": ""}
     )
