@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -40,9 +41,16 @@ def finish_run(
         )
 
 
-def last_runs(db: sqlite_utils.Database) -> dict[str, JobRun]:
-    """The newest run of each job, by job name."""
-    rows = db.execute(
-        f"SELECT {_COLUMNS} FROM job_runs WHERE id IN (SELECT max(id) FROM job_runs GROUP BY job)"
-    ).fetchall()
-    return {row[1]: JobRun(*row) for row in rows}
+def latest_runs(db: sqlite_utils.Database, jobs: Iterable[str]) -> dict[str, JobRun]:
+    """The newest run of each of `jobs` that has run at all. One index lookup per job, so it
+    stays instant however long job_runs grows (the outbox check alone adds ~2,900 rows a day)."""
+    found = {}
+    for job in jobs:
+        row = db.execute(
+            f"SELECT {_COLUMNS} FROM job_runs WHERE job = ? "
+            "ORDER BY started_at DESC, id DESC LIMIT 1",
+            [job],
+        ).fetchone()
+        if row is not None:
+            found[job] = JobRun(*row)
+    return found
