@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sqlite3
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "search": ("bot.narratives.commands", "search_cmd", "Search the archive by meaning."),
     "poll-tokens": ("bot.tokens.commands", "poll_tokens_cmd", "Fetch OpenRouter rankings now."),
     "share": ("bot.tokens.commands", "share_cmd", "Token share by country, author or model."),
+    "prices": ("bot.tokens.commands", "prices_cmd", "Blended token prices and the price gap."),
     "backfill-tokens": (
         "bot.tokens.commands",
         "backfill_tokens_cmd",
@@ -38,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "digest": ("bot.run", "digest_cmd", "Compose (and --post) a digest."),
     "deliver": ("bot.run", "deliver_cmd", "Deliver pending outbox messages."),
     "serve": ("bot.site.commands", "serve_cmd", "Browse the archive in Datasette."),
+    "status": ("bot.status", "status_cmd", "Jobs' last and next runs, archive, outbox."),
 }
 
 
@@ -87,8 +92,33 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except TokentideError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            from bot.store.db import ArchiveProblem
+
+            if isinstance(exc, ArchiveProblem):
+                exc = exc.at(_archive_path(ctx))
+            _fail(exc)
+        except sqlite3.DatabaseError as exc:
+            # Whatever command met it, in whichever room: a full disk, a damaged page.
+            from bot.store.db import archive_error
+
+            logging.getLogger(__name__).debug("the archive raised", exc_info=True)
+            _fail(archive_error(exc, _archive_path(ctx)))
+
+
+def _archive_path(ctx: click.Context) -> str | None:
+    """The archive file, once a command has read the settings (it has, to open the archive)."""
+    obj = ctx.obj
+    return obj._settings.db_path if isinstance(obj, Context) and obj._settings else None
+
+
+def _fail(exc: TokentideError) -> None:
+    """The one error line (secrets redacted), then exit 1, or 2 for configuration."""
+    from bot.config import secrets_from_env
+    from bot.logs import Redactor
+
+    text = Redactor(vars(secrets_from_env(os.environ)).values())(str(exc))
+    click.echo(f"error: {text}", err=True)
+    sys.exit(exc.exit_code)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,9 +147,23 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None, verbos
       tokentide poll --all && tokentide analyze && tokentide digest
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    # ISO 8601 UTC timestamps: 2026-11-29T08:00:01.250Z INFO bot.pipeline: poll: ...
+    stamped = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
     )
+    stamped.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(stamped)
+    logging.basicConfig(level=level, handlers=[handler])
+    # At -v each job says what it did in one line; APScheduler's own "Running job" and
+    # "executed successfully" pair (every 30 s for the outbox) only shows at -vv.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+    # Secrets come only from the environment, so every record can be cleaned from the start,
+    # before any settings are read.
+    from bot.config import secrets_from_env
+    from bot.logs import install_redaction
+
+    install_redaction(vars(secrets_from_env(os.environ)).values())
     ctx.obj = Context(config_path, db_path)
 
 

@@ -10,12 +10,17 @@ so adding a setting is adding a field with a default.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+import reprlib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -32,6 +37,19 @@ class FeedConfig:
     name: str = ""
     outlet: str = ""
     enabled: bool = True
+    # The outlet's country (ISO alpha-2) and kind, over the registry's (bot/feeds/outlets.csv).
+    country: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class OutletConfig:
+    """One `outlets:` entry (domain -> these) over the shipped registry; `country: ""` says
+    the country is unknown."""
+
+    name: str | None = None
+    country: str | None = None
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,8 @@ class AlertConfig:
     hysteresis_points: float = 0.5
     cooldown_hours: float = 24.0
     top_movers: int = 3
+    # The CN-US price gap is cited in a share alert when it moved by this fraction or more.
+    price_gap_change: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,10 @@ class OpenRouterConfig:
     requests_per_minute: float = 30.0
     backfill_chunk_days: int = 30
     daily_days: int = 14
+    # Whole-snapshot checks before a rankings answer is stored (tokens/checks.py).
+    min_rows_parsed: float = 0.9
+    min_models: int = 2
+    plausible_ratio: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +138,8 @@ class DiscordConfig:
     channel_id: int | None = None
     api_base: str = "https://discord.com/api/v10"
     allow_private_feed_urls: bool = False
+    # Networks (CIDR) Discord-added feeds may reach although they are not public.
+    allowed_feed_networks: tuple[str, ...] = ()
     guild_id: int | None = None
     # Outbox delivery: a failed send (5xx, timeout, long rate limit) is retried after
     # backoff_base_s * 2**(attempt-1), capped at backoff_max_s, until max_attempts; the defaults
@@ -124,6 +150,21 @@ class DiscordConfig:
     backoff_max_s: float = 1800.0
     # Rate-limit waits up to this long are slept inline; longer ones reschedule the delivery.
     max_inline_wait_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class BreakingConfig:
+    # A story on a tracked topic that reaches min_outlets distinct outlets within window_hours
+    # is announced once; at most max_per_day announcements per day (digest.timezone).
+    enabled: bool = True
+    min_outlets: int = 4
+    window_hours: float = 12.0
+    max_per_day: int = 5
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    breaking: BreakingConfig = field(default_factory=BreakingConfig)
 
 
 @dataclass(frozen=True)
@@ -150,6 +191,7 @@ class Secrets:
 @dataclass(frozen=True)
 class Settings:
     feeds: tuple[FeedConfig, ...] = ()
+    outlets: dict[str, OutletConfig] = field(default_factory=dict)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     topics: dict[str, TopicConfig] = field(default_factory=dict)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -158,6 +200,7 @@ class Settings:
     digest: DigestConfig = field(default_factory=DigestConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     # Not from YAML: where the settings came from, and secrets from the environment.
     source: str = field(default="<defaults>", compare=False)
     db_path: str = DEFAULT_DB
@@ -204,9 +247,20 @@ def _describe(tp: Any) -> str:
     )
 
 
+def _show(value: Any) -> str:
+    """A short repr for an error message: a value built from YAML aliases can be enormous."""
+    return _SHORT_REPR.repr(value)
+
+
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 2
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 80
+_SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxdict = _SHORT_REPR.maxset = 4
+
+
 def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     def fail() -> ConfigError:
-        return ConfigError(f"{source}: {key}: expected {_describe(tp)}, got {value!r}")
+        return ConfigError(f"{source}: {key}: expected {_describe(tp)}, got {_show(value)}")
 
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -244,7 +298,13 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise fail()
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            raise fail() from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{source}: {key}: expected a finite number, got {_show(value)}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise fail()
@@ -276,18 +336,19 @@ def _check_values(s: Settings) -> None:
 
     def need(ok: bool, key: str, expected: str, got: Any) -> None:
         if not ok:
-            raise ConfigError(f"{src}: {key}: expected {expected}, got {got!r}")
+            raise ConfigError(f"{src}: {key}: expected {expected}, got {_show(got)}")
 
     seen: set[str] = set()
     for i, feed in enumerate(s.feeds):
         need(
-            feed.url.startswith(("http://", "https://")),
+            url_problem(feed.url) is None,
             f"feeds[{i}].url",
             "an http(s) URL",
             feed.url,
         )
         need(feed.url not in seen, f"feeds[{i}].url", "a URL listed once", feed.url)
         seen.add(feed.url)
+    _check_outlets(s)
     f = s.fetch
     for name in ("timeout_s", "min_interval_min", "backoff_base_min"):
         need(getattr(f, name) > 0, f"fetch.{name}", "a positive number", getattr(f, name))
@@ -335,7 +396,7 @@ def _check_values(s: Settings) -> None:
             topic.threshold,
         )
     need(
-        s.openrouter.base_url.startswith(("http://", "https://")),
+        url_problem(s.openrouter.base_url) is None,
         "openrouter.base_url",
         "an http(s) URL",
         s.openrouter.base_url,
@@ -369,6 +430,20 @@ def _check_values(s: Settings) -> None:
     for name in ("min_points", "hysteresis_points", "cooldown_hours"):
         need(getattr(a, name) >= 0, f"openrouter.alert.{name}", "0 or more", getattr(a, name))
     need(a.top_movers >= 0, "openrouter.alert.top_movers", "0 or more", a.top_movers)
+    need(
+        a.price_gap_change >= 0,
+        "openrouter.alert.price_gap_change",
+        "0 or more (a fraction: 0.1 = 10%)",
+        a.price_gap_change,
+    )
+    need(
+        0 <= o.min_rows_parsed <= 1,
+        "openrouter.min_rows_parsed",
+        "a fraction between 0 and 1",
+        o.min_rows_parsed,
+    )
+    need(o.min_models >= 1, "openrouter.min_models", "1 or more", o.min_models)
+    need(o.plausible_ratio > 1, "openrouter.plausible_ratio", "a number above 1", o.plausible_ratio)
     for author, country in s.openrouter.countries.items():
         need(
             country == "UNKNOWN" or (len(country) == 2 and country.isalpha() and country.isupper()),
@@ -389,11 +464,21 @@ def _check_values(s: Settings) -> None:
         need(False, "digest.timezone", "an IANA time zone such as Europe/London", s.digest.timezone)
     need(s.digest.per_topic > 0, "digest.per_topic", "a positive integer", s.digest.per_topic)
     need(
-        s.discord.api_base.startswith(("http://", "https://")),
+        url_problem(s.discord.api_base) is None,
         "discord.api_base",
         "an http(s) URL",
         s.discord.api_base,
     )
+    for i, network in enumerate(s.discord.allowed_feed_networks):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            need(
+                False,
+                f"discord.allowed_feed_networks[{i}]",
+                "an IP network such as 10.1.2.0/24",
+                network,
+            )
     for name in ("timeout_s", "backoff_base_s", "backoff_max_s"):
         value = getattr(s.discord, name)
         need(value > 0, f"discord.{name}", "a positive number", value)
@@ -418,6 +503,57 @@ def _check_values(s: Settings) -> None:
     for name in ("poll_minutes", "tokens_hours", "deliver_seconds", "analyze_minutes"):
         value = getattr(s.schedule, name)
         need(value > 0, f"schedule.{name}", "a positive number", value)
+    need(s.digest.hours > 0, "digest.hours", "a positive number", s.digest.hours)
+    _check_durations(s, need)
+    b = s.alerts.breaking
+    need(
+        b.min_outlets >= 2, "alerts.breaking.min_outlets", "an integer of 2 or more", b.min_outlets
+    )
+    need(b.window_hours > 0, "alerts.breaking.window_hours", "a positive number", b.window_hours)
+    need(b.max_per_day >= 0, "alerts.breaking.max_per_day", "0 or more", b.max_per_day)
+
+
+def _check_outlets(s: Settings) -> None:
+    """`outlets:` and each feed's country and kind, checked as the outlet registry checks its
+    own rows (one line naming the key, e.g. outlets.example.com.country)."""
+    from bot.feeds.outlets import check_feed_outlet, overrides_from_config
+
+    overrides_from_config(s.outlets, s.source)
+    for i, feed in enumerate(s.feeds):
+        check_feed_outlet(feed.country, feed.kind, f"feeds[{i}]", s.source)
+
+
+YEAR_S = 366 * 24 * 3600
+
+
+def _check_durations(s: Settings, need: Callable[[bool, str, str, Any], None]) -> None:
+    """Every timeout, interval and backoff is a year at most: far beyond any use, and far
+    below what makes a timedelta or a timer overflow mid-run."""
+    per_unit = {"s": 1, "seconds": 1, "min": 60, "minutes": 60, "hours": 3600, "days": 86400}
+    durations = {
+        "fetch": ("timeout_s", "min_interval_min", "max_interval_min", "backoff_base_min",
+                  "backoff_max_min", "retry_after_max_min"),
+        "openrouter": ("timeout_s", "retry_backoff_s", "retry_after_max_s"),
+        "openrouter.alert": ("cooldown_hours",),
+        "stories": ("window_days",),
+        "digest": ("hours",),
+        "discord": ("timeout_s", "backoff_base_s", "backoff_max_s", "max_inline_wait_s"),
+        "schedule": ("poll_minutes", "tokens_hours", "deliver_seconds", "analyze_minutes",
+                     "shutdown_grace_s"),
+    }  # fmt: skip
+    for section, names in durations.items():
+        values: Any = s
+        for part in section.split("."):
+            values = getattr(values, part)
+        for name in names:
+            value = getattr(values, name)
+            unit = per_unit[name.rsplit("_", 1)[-1]]
+            need(
+                value is None or value * unit <= YEAR_S,
+                f"{section}.{name}",
+                f"at most a year ({YEAR_S // unit:,})",
+                value,
+            )
 
 
 def parse_settings(data: Any, source: str = "<defaults>") -> Settings:
@@ -446,6 +582,57 @@ def default_topics() -> dict[str, TopicConfig]:
     }
 
 
+# A config file is a few hundred values a few levels deep. Aliases are references, so a few
+# hundred bytes can describe billions of values, and the loader recurses once per level.
+MAX_YAML_DEPTH = 50
+MAX_YAML_VALUES = 100_000
+
+
+def _check_yaml_size(text: str, path: Path) -> None:
+    """Refuse a YAML document that nests too deep or expands (through aliases) to too many
+    values, before it is loaded: read as events, which needs no recursion and expands nothing.
+    """
+    expanded: dict[str, int] = {}  # anchor -> how many values it stands for
+    open_: list[list[Any]] = []  # [anchor, values so far] per open collection
+    total = 0
+
+    def fail(event: Any, what: str) -> ConfigError:
+        mark = event.start_mark
+        return ConfigError(f"{path}: line {mark.line + 1}, column {mark.column + 1}: {what}")
+
+    def add(event: Any, count: int) -> None:
+        nonlocal total
+        if open_:
+            open_[-1][1] += count
+            count = open_[-1][1]
+        else:
+            total += count
+            count = total
+        if count > MAX_YAML_VALUES:
+            raise fail(
+                event,
+                f"the YAML expands to more than {MAX_YAML_VALUES:,} values "
+                "(anchors and aliases nested inside each other?)",
+            )
+
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                expanded[event.anchor] = 1
+            add(event, 1)
+        elif isinstance(event, yaml.AliasEvent):
+            add(event, expanded.get(event.anchor, 1))  # an unknown alias: the loader says so
+        elif isinstance(event, yaml.CollectionStartEvent):
+            open_.append([event.anchor, 1])
+            if len(open_) > MAX_YAML_DEPTH:
+                raise fail(event, f"the YAML nests deeper than {MAX_YAML_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, count = open_.pop()
+            if anchor:
+                expanded[anchor] = count
+            add(event, count)
+
+
 def load_settings(
     config_path: str | os.PathLike | None = None,
     db_path: str | os.PathLike | None = None,
@@ -463,6 +650,7 @@ def load_settings(
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     try:
+        _check_yaml_size(text, path)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -471,6 +659,31 @@ def load_settings(
         raise ConfigError(f"{path}: {where}invalid YAML: {problem}") from None
     settings = parse_settings(data, str(path))
     return apply_env(settings, env, db_path)
+
+
+def secrets_from_env(env: typing.Mapping[str, str]) -> Secrets:
+    """The secrets, which come only from the environment (empty values count as unset)."""
+    return Secrets(
+        discord_token=env.get("DISCORD_TOKEN") or None,
+        discord_webhook_url=env.get("DISCORD_WEBHOOK_URL") or None,
+        openrouter_api_key=env.get("OPENROUTER_API_KEY") or None,
+    )
+
+
+def url_problem(url: str) -> str | None:
+    """What keeps `url` from being an http(s) URL with a host, or None when it is one."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "the scheme must be http or https"
+    if not parts.hostname:
+        return "no host name"
+    if any(c.isspace() for c in url):
+        return "it contains white space"
+    return None
 
 
 def apply_env(
@@ -485,10 +698,12 @@ def apply_env(
     discord = settings.discord
     if env.get("DISCORD_API_BASE"):
         discord = replace(discord, api_base=env["DISCORD_API_BASE"].rstrip("/"))
-    secrets = Secrets(
-        discord_token=env.get("DISCORD_TOKEN") or None,
-        discord_webhook_url=env.get("DISCORD_WEBHOOK_URL") or None,
-        openrouter_api_key=env.get("OPENROUTER_API_KEY") or None,
-    )
+    secrets = secrets_from_env(env)
+    for name in ("TOKENTIDE_OPENROUTER_URL", "DISCORD_API_BASE", "DISCORD_WEBHOOK_URL"):
+        problem = url_problem(env.get(name) or "")
+        if env.get(name) and problem:
+            # The webhook URL is a secret: say what is wrong with it, never what it is.
+            shown = "" if name == "DISCORD_WEBHOOK_URL" else f", got {_show(env[name])}"
+            raise ConfigError(f"environment {name}: expected an http(s) URL ({problem}){shown}")
     db = str(db_path or env.get("TOKENTIDE_DB") or DEFAULT_DB)
     return replace(settings, openrouter=openrouter, discord=discord, secrets=secrets, db_path=db)

@@ -30,6 +30,12 @@ class Delivery:
     sent_at: str | None = None
     message_id: str | None = None
     last_error: str | None = None
+    # The sender holding it (bot.store.locks.Holder as JSON), since when and until when.
+    claimed_by: str | None = None
+    claimed_at: str | None = None
+    lease_until: str | None = None
+    sending_part: int | None = None  # set before a message goes out, cleared once recorded
+    resent_parts: str = "[]"  # JSON: parts sent again after a sender died sending them
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,8 @@ class NewArticle:
     outlet: str | None
     published_at: str | None
     is_aggregated: bool = False  # an aggregator's item (Google News): also matched by title
+    outlet_country: str | None = None  # ISO 3166 alpha-2, from the outlet registry
+    outlet_kind: str | None = None  # wire, newspaper, ... (bot/feeds/outlets.py KINDS)
 
 
 # --- tokens ---
@@ -128,6 +136,9 @@ class UsageRow:
     prompt_tokens: int | None
     completion_tokens: int | None
     total_tokens: int
+    # 'standard', 'free', 'batch', ... as the rankings name it; None when the source does not
+    # split models by variant (rankings-daily, market-share)
+    variant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +153,7 @@ class ParsedSnapshot:
     rows: tuple[UsageRow, ...]
     skipped: dict[str, int]  # reason -> rows dropped
     no_author: int  # rows kept but attributable to nobody (-> UNKNOWN)
+    rows_read: int = 0  # entries in the answer, good and bad (the whole-snapshot checks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +198,7 @@ class TokenRow:
     completion_tokens: int | None
     total_tokens: int
     as_of: str
+    variant: str | None = None  # None: not split by variant (see UsageRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +302,8 @@ class ArticleAnalysis:
     duplicate_of: int | None
     analyzed_at: str
     vector: Any  # numpy float32 (dim,)
+    topic_scores: dict[str, float] | None = None  # every topic's probability
+    topics_hash: str | None = None  # the topic definitions that tagged it
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -307,3 +322,175 @@ class StoryUpdate:
     topics: tuple[str, ...]
     vector_sum: Any  # numpy float32 (dim,)
     names: dict[str, int]
+
+
+# --- topics and breaking-story alerts ---
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleTags:
+    """An article's topics (best-first) and every topic's probability (`topic_scores`)."""
+
+    topics: tuple[str, ...]
+    scores: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RetagArticle:
+    """An analysed article as `analyze --retag` reads it: its text and its stored vector."""
+
+    id: int
+    story_id: int | None
+    title: str
+    summary: str
+    vector: Any  # numpy float32 (dim,)
+
+
+@dataclass(frozen=True, slots=True)
+class DatedReport:
+    """One original (not syndicated), dated article of a story: who reported it, and when."""
+
+    story_id: int
+    article_id: int
+    outlet: str
+    published_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryActivity:
+    """A story's original, dated reports in a span: how many outlet names (an upper bound of
+    its distinct outlets) and the newest report."""
+
+    story_id: int
+    outlets: int
+    last_report: str
+
+
+# --- prices and snapshot checks ---
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    """One priced entry of OpenRouter's model list (a row of `model_prices`)."""
+
+    id: str
+    canonical_slug: str
+    variant: str  # the id's `:suffix` ("free", "thinking", ...), "standard" when it has none
+    prompt: float  # USD per token
+    completion: float
+    hugging_face_id: str | None
+    model: str = ""  # canonical slug without its date suffix: the join key (token_usage.model)
+
+    @property
+    def open_weights(self) -> bool:
+        return self.hugging_face_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSnapshot:
+    """One model list as checked and normalised (a row of `price_snapshots` and its rows)."""
+
+    fetched_at: str
+    rows: tuple[PriceRow, ...]  # sorted by id
+    content_hash: str  # of the normalised rows: same hash <=> same prices, slugs and weights
+    varies: tuple[str, ...] = ()  # ids priced "-1" (varies with the routed model): unpriced
+    id: int | None = None  # once stored
+    last_seen_at: str | None = None  # the last poll that found the same list
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotTotals:
+    """What the whole-snapshot checks compare: a stored or held snapshot's size."""
+
+    source: str
+    window_start: str
+    window_end: str
+    total_tokens: int
+    models: int
+    snapshot_id: int | None = None  # None for a held (not stored) snapshot
+    held_id: int | None = None  # the `rejected_snapshots` row of a held snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A row of `rejected_snapshots`: an OpenRouter answer refused (or held), and why."""
+
+    id: int
+    source: str
+    fetched_at: str
+    verdict: str  # rejected | held
+    reason: str
+    content_hash: str | None
+    window_start: str | None
+    window_end: str | None
+    total_tokens: int | None
+    models: int | None
+    resolution: str | None  # held only: confirmed | superseded, once the next poll decided
+
+
+# --- outlets and lead ---
+
+
+@dataclass(frozen=True, slots=True)
+class OutletMention:
+    """One article of a story as story signals read it: its outlet with the registry's country
+    and kind (stored at ingest), when it was published, and whether it is a syndicated copy."""
+
+    story_id: int
+    article_id: int
+    outlet: str | None
+    country: str | None
+    kind: str | None
+    published_at: str | None
+    duplicate_of: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryLead:
+    """A story's columns about who reported it, as analyze keeps them: distinct outlets (no
+    syndicated copies), the first one, the first Chinese and Western press reports, the lead in
+    hours (positive when the Chinese press was first) and each region's share of outlets."""
+
+    id: int
+    outlet_count: int
+    first_outlet: str | None
+    first_china_outlet: str | None
+    first_china_at: str | None
+    first_west_outlet: str | None
+    first_west_at: str | None
+    lead_hours: float | None
+    china_share: float
+    west_share: float
+
+
+# --- status ---
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveStats:
+    """How big the archive is: its size on disk (pages in use) and its article and story rows."""
+
+    size_bytes: int
+    articles: int
+    stories: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """Deliveries still waiting to go out, when the earliest of them is due, and how many the
+    outbox gave up on."""
+
+    pending: int
+    oldest_due: str | None
+    failed: int
+
+
+# --- site ---
+
+
+@dataclass(frozen=True, slots=True)
+class FacetCount:
+    """One value of a Datasette facet and how many rows carry it."""
+
+    value: Any
+    count: int

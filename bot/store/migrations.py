@@ -265,6 +265,151 @@ def _archive_1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _breaking_1(db: sqlite_utils.Database) -> None:
+    # topic_scores: every topic's probability for the article, so a story is filed under the
+    # topic its articles score highest on; topics_hash: the topic definitions (and model) that
+    # tagged it, so `analyze --retag` knows what is left to redo after an interruption. The
+    # partial index finds the stories merged into a story (an alert is sent once per family).
+    _script(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN topic_scores TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE articles ADD COLUMN topics_hash TEXT;
+        CREATE INDEX IF NOT EXISTS stories_merged_from ON stories(merged_into)
+            WHERE merged_into IS NOT NULL;
+        """,
+    )
+
+
+def _tokens_3(db: sqlite_utils.Database) -> None:
+    # variant: rankings rows are kept per (model, variant) so ':free' traffic can be priced at
+    # $0 (NULL: the source does not split variants, or the row predates this column). Price
+    # snapshots are stored when the model list changes; model_prices.model is the join key
+    # (token_usage.model). rejected_snapshots records every OpenRouter answer refused or held.
+    _script(
+        db,
+        """
+        ALTER TABLE token_usage ADD COLUMN variant TEXT;
+        CREATE TABLE price_snapshots (
+            id INTEGER PRIMARY KEY,
+            fetched_at TEXT NOT NULL,                   -- first fetched with these prices
+            last_seen_at TEXT NOT NULL,                 -- the last poll that found the same list
+            content_hash TEXT NOT NULL,
+            models INTEGER NOT NULL,                    -- priced entries
+            varies TEXT NOT NULL DEFAULT '[]'           -- JSON ids priced "-1" (unpriced)
+        );
+        CREATE INDEX price_snapshots_fetched ON price_snapshots(fetched_at);
+        CREATE TABLE model_prices (
+            snapshot_id INTEGER NOT NULL REFERENCES price_snapshots(id),
+            model_id TEXT NOT NULL,                     -- author/model[:variant]
+            canonical_slug TEXT NOT NULL,
+            model TEXT NOT NULL,                        -- canonical slug without date suffix
+            variant TEXT NOT NULL,                      -- standard | free | thinking | ...
+            prompt_price REAL NOT NULL,                 -- USD per token
+            completion_price REAL NOT NULL,             -- USD per token
+            hugging_face_id TEXT,
+            PRIMARY KEY (snapshot_id, model_id)
+        );
+        CREATE INDEX model_prices_join ON model_prices(snapshot_id, model, variant);
+        CREATE TABLE rejected_snapshots (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            verdict TEXT NOT NULL,                      -- rejected | held
+            reason TEXT NOT NULL,
+            content_hash TEXT,
+            window_start TEXT,
+            window_end TEXT,
+            total_tokens INTEGER,
+            models INTEGER,
+            resolution TEXT,                            -- held: confirmed | superseded
+            resolved_at TEXT
+        );
+        CREATE INDEX rejected_snapshots_open ON rejected_snapshots(source, verdict, resolution);
+        """,
+    )
+
+
+def _outlets_1(db: sqlite_utils.Database) -> None:
+    # Each article's outlet country and kind from the outlet registry at ingest (articles.outlet
+    # stays the publisher's name), and each story's lead: the first Chinese and first Western
+    # report (press only, syndicated copies left out), the gap in hours and each region's share
+    # of the story's outlets, kept up to date by analyze.
+    _script(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN outlet_country TEXT;
+        ALTER TABLE articles ADD COLUMN outlet_kind TEXT;
+        ALTER TABLE stories ADD COLUMN first_china_outlet TEXT;
+        ALTER TABLE stories ADD COLUMN first_china_at TEXT;
+        ALTER TABLE stories ADD COLUMN first_west_outlet TEXT;
+        ALTER TABLE stories ADD COLUMN first_west_at TEXT;
+        ALTER TABLE stories ADD COLUMN lead_hours REAL;
+        ALTER TABLE stories ADD COLUMN china_share REAL;
+        ALTER TABLE stories ADD COLUMN west_share REAL;
+        """,
+    )
+
+
+def _outbox_2(db: sqlite_utils.Database) -> None:
+    # A sender's claim on a delivery: who (JSON: pid, host, boot id, pid namespace, start tick),
+    # since when and until when (a short lease, renewed while sending), so a dead sender is
+    # recognised and replaced at once and a hung one within a minute. sending_part is written
+    # before each message goes out; a successor finding it set knows that message may already
+    # be in the channel and lists it in resent_parts when it sends it again.
+    _script(
+        db,
+        """
+        ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+        ALTER TABLE deliveries ADD COLUMN claimed_at TEXT;
+        ALTER TABLE deliveries ADD COLUMN lease_until TEXT;
+        ALTER TABLE deliveries ADD COLUMN sending_part INTEGER;
+        ALTER TABLE deliveries ADD COLUMN resent_parts TEXT NOT NULL DEFAULT '[]';
+        """,
+    )
+
+
+# articles.topics as rows, whatever wrote the array; malformed or non-array JSON counts as none.
+_ARTICLE_TOPIC_ROWS = """
+    SELECT value, new.id FROM json_each(CASE WHEN NOT json_valid(new.topics) THEN '[]'
+                                             WHEN json_type(new.topics) = 'array' THEN new.topics
+                                             ELSE '[]' END)
+    WHERE type = 'text'"""
+
+
+def _site_2(db: sqlite_utils.Database) -> None:
+    # One row per (topic, article): Datasette's topic facet and filter read this index instead
+    # of parsing every article's JSON (about a second at 500k articles). Triggers keep it in
+    # step with articles.topics, whoever writes the array (analyze, --retag, a script).
+    _script(
+        db,
+        f"""
+        CREATE TABLE article_topics (
+            topic TEXT NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            PRIMARY KEY (topic, article_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX article_topics_article ON article_topics(article_id);
+        CREATE TRIGGER article_topics_ai AFTER INSERT ON articles BEGIN
+          INSERT OR IGNORE INTO article_topics (topic, article_id) {_ARTICLE_TOPIC_ROWS};
+        END;
+        CREATE TRIGGER article_topics_au AFTER UPDATE OF topics ON articles BEGIN
+          DELETE FROM article_topics WHERE article_id = old.id;
+          INSERT OR IGNORE INTO article_topics (topic, article_id) {_ARTICLE_TOPIC_ROWS};
+        END;
+        CREATE TRIGGER article_topics_ad AFTER DELETE ON articles BEGIN
+          DELETE FROM article_topics WHERE article_id = old.id;
+        END;
+        INSERT OR IGNORE INTO article_topics (topic, article_id)
+          SELECT j.value, a.id
+          FROM articles a, json_each(CASE WHEN NOT json_valid(a.topics) THEN '[]'
+                                          WHEN json_type(a.topics) = 'array' THEN a.topics
+                                          ELSE '[]' END) j
+          WHERE j.type = 'text';
+        """,
+    )
+
+
 # (name, function) in the order they run. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("core-1", _core_1),
@@ -273,6 +418,11 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("tokens-2", _tokens_2),
     ("narratives-1", _narratives_1),
     ("archive-1", _archive_1),
+    ("breaking-1", _breaking_1),
+    ("tokens-3", _tokens_3),
+    ("outlets-1", _outlets_1),
+    ("outbox-2", _outbox_2),
+    ("site-2", _site_2),
 ]
 
 

@@ -18,7 +18,15 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import parse_iso
-from bot.models import ParsedSnapshot, ShareAlert, Snapshot, TokenRow, TokenWindow
+from bot.models import (
+    ParsedSnapshot,
+    Rejection,
+    ShareAlert,
+    Snapshot,
+    SnapshotTotals,
+    TokenRow,
+    TokenWindow,
+)
 from bot.store.db import refused_write, transaction
 from bot.store.outbox import enqueue, queued_id
 
@@ -33,11 +41,19 @@ def save_snapshot(
     content_hash: str,
     fetched_at: str,
     countries: Mapping[str, str],
+    holds: str = "superseded",
 ) -> tuple[int, bool]:
     """Write the raw body and its usage rows, all or nothing. Returns (snapshot id, newly stored).
 
-    `countries` maps each row's author to its country (the caller attributes them)."""
+    `countries` maps each row's author to its country (the caller attributes them). A snapshot
+    of the source held for confirmation is resolved as `holds` (confirmed | superseded) in the
+    same transaction."""
     with refused_write(f"storing the OpenRouter {parsed.source} snapshot"), transaction(db):
+        db.execute(
+            """UPDATE rejected_snapshots SET resolution = ?, resolved_at = ?
+               WHERE source = ? AND verdict = 'held' AND resolution IS NULL""",
+            [holds, fetched_at, parsed.source],
+        )
         cur = db.execute(
             """INSERT INTO token_snapshots
                    (source, fetched_at, window_start, window_end, granularity, content_hash,
@@ -66,9 +82,9 @@ def save_snapshot(
         snapshot_id = cur.lastrowid
         db.conn.executemany(
             """INSERT INTO token_usage
-                   (snapshot_id, window_start, window_end, granularity, source, model, author,
-                    country, prompt_tokens, completion_tokens, total_tokens)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   (snapshot_id, window_start, window_end, granularity, source, model, variant,
+                    author, country, prompt_tokens, completion_tokens, total_tokens)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 (
                     snapshot_id,
@@ -77,6 +93,7 @@ def save_snapshot(
                     r.granularity,
                     parsed.source,
                     r.model,
+                    r.variant,
                     r.author,
                     countries[r.author],
                     r.prompt_tokens,
@@ -91,7 +108,7 @@ def save_snapshot(
 
 _ROWS = """SELECT u.snapshot_id, u.source, u.granularity, u.window_start, u.window_end, u.model,
     u.author, u.country, u.prompt_tokens, u.completion_tokens, u.total_tokens,
-    COALESCE(s.as_of, s.fetched_at) AS as_of
+    COALESCE(s.as_of, s.fetched_at) AS as_of, u.variant
     FROM token_usage u JOIN token_snapshots s ON s.id = u.snapshot_id"""
 
 # The newest snapshot of each (source, granularity, window): a covering index makes it cheap.
@@ -238,3 +255,91 @@ def record_share_alert(
             [delivery_id, alert.snapshot_id],
         )
     return delivery_id
+
+
+# --- whole-snapshot checks: what a new answer is compared with, and what was refused ---------
+
+
+def previous_totals(
+    db: sqlite_utils.Database, *, source: str, window_end: str
+) -> SnapshotTotals | None:
+    """The stored snapshot of `source` whose window ends nearest at or before `window_end`
+    (the newest such), with its tokens and distinct models."""
+    row = db.execute(
+        """SELECT s.id, s.window_start, s.window_end,
+                  (SELECT COALESCE(SUM(total_tokens), 0) FROM token_usage WHERE snapshot_id = s.id),
+                  (SELECT COUNT(DISTINCT model) FROM token_usage WHERE snapshot_id = s.id)
+           FROM token_snapshots s
+           WHERE s.source = ? AND s.window_end <= ?
+           ORDER BY s.window_end DESC, s.id DESC LIMIT 1""",
+        [source, window_end],
+    ).fetchone()
+    if row is None:
+        return None
+    return SnapshotTotals(source, row[1], row[2], row[3], row[4], snapshot_id=row[0])
+
+
+def held_totals(db: sqlite_utils.Database, *, source: str) -> SnapshotTotals | None:
+    """The snapshot of `source` held for confirmation and not yet resolved, if any."""
+    row = db.execute(
+        """SELECT id, window_start, window_end, total_tokens, models FROM rejected_snapshots
+           WHERE source = ? AND verdict = 'held' AND resolution IS NULL
+           ORDER BY id DESC LIMIT 1""",
+        [source],
+    ).fetchone()
+    if row is None:
+        return None
+    return SnapshotTotals(source, row[1], row[2], row[3], row[4], held_id=row[0])
+
+
+def record_rejection(
+    db: sqlite_utils.Database,
+    *,
+    source: str,
+    fetched_at: str,
+    verdict: str,
+    reason: str,
+    content_hash: str | None = None,
+    totals: SnapshotTotals | None = None,
+) -> int:
+    """Record an answer refused (`rejected`) or held for the next poll (`held`). A new hold
+    supersedes an older unresolved one of the same source."""
+    if verdict not in ("rejected", "held"):
+        raise ValueError(f"record_rejection: verdict must be rejected or held, not {verdict!r}")
+    with refused_write(f"recording the refused OpenRouter {source} answer"), transaction(db):
+        if verdict == "held":
+            db.execute(
+                """UPDATE rejected_snapshots SET resolution = 'superseded', resolved_at = ?
+                   WHERE source = ? AND verdict = 'held' AND resolution IS NULL""",
+                [fetched_at, source],
+            )
+        cur = db.execute(
+            """INSERT INTO rejected_snapshots
+                   (source, fetched_at, verdict, reason, content_hash, window_start, window_end,
+                    total_tokens, models)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                source,
+                fetched_at,
+                verdict,
+                reason,
+                content_hash,
+                totals.window_start if totals else None,
+                totals.window_end if totals else None,
+                totals.total_tokens if totals else None,
+                totals.models if totals else None,
+            ],
+        )
+        return cur.lastrowid
+
+
+def rejections(db: sqlite_utils.Database, *, source: str | None = None) -> list[Rejection]:
+    """Refused and held answers, oldest first (all sources, or one)."""
+    sql = """SELECT id, source, fetched_at, verdict, reason, content_hash, window_start,
+                    window_end, total_tokens, models, resolution
+             FROM rejected_snapshots"""
+    args: list = []
+    if source is not None:
+        sql += " WHERE source = ?"
+        args.append(source)
+    return [Rejection(*row) for row in db.execute(sql + " ORDER BY id", args).fetchall()]

@@ -56,3 +56,57 @@ def render_share_chart(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png")
     return out
+
+
+def render_price_chart(
+    db: sqlite_utils.Database,
+    path: str | Path,
+    *,
+    by: str = "country",
+    now: datetime,
+    period: str = "week",
+    pair: tuple[str, ...] = ("CN", "US"),
+) -> Path:
+    """Write the blended price per group (top) and the gap between `pair` (bottom, by country
+    only) per period to `path`, over the periods a price list covers."""
+    from bot.tokens.price_report import price_series
+
+    found = price_series(db, by=by, period=period, now=now, pair=pair)
+    if found is None:
+        raise TokentideError("no token data to chart yet: run `tokentide poll-tokens` first")
+    source, cite, points = found
+    if not points:
+        raise TokentideError(
+            "no priced period to chart yet: prices exist only from the first price snapshot "
+            "onwards (run `tokentide poll-tokens`)"
+        )
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    xs = [parse_iso(end) for end, _, _ in points]
+    keys = [k for k in pair if k in points[-1][1]] if by == "country" else []
+    keys += [k for k in points[-1][1] if k not in keys][: max(0, MAX_LINES - len(keys))]
+    gaps = [g["ratio"] if g else None for _, _, g in points]
+    with_gap = by == "country" and any(g is not None for g in gaps)
+    fig = Figure(figsize=(9, 6.4 if with_gap else 4.8), dpi=110)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 1, sharex=True) if with_gap else [fig.add_subplot()]
+    top = axes[0]
+    for key in keys:
+        ys = [prices.get(key) for _, prices, _ in points]
+        top.plot(xs, [float("nan") if y is None else y for y in ys], marker="o", label=key)
+    top.set_ylabel("blended USD per million tokens")
+    top.set_title(f"OpenRouter blended token price by {by} ({source}, period ending)")
+    top.grid(alpha=0.3)
+    top.legend(loc="best", fontsize="small")
+    if with_gap:
+        bottom = axes[1]
+        bottom.plot(xs, [float("nan") if g is None else g for g in gaps], marker="o", color="black")
+        bottom.set_ylabel(f"price gap {pair[0]}-{pair[1]} (x)")
+        bottom.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.text(0.01, 0.01, cite, fontsize=7, color="grey")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png")
+    return out

@@ -21,7 +21,8 @@ import httpx
 from bot import __version__
 from bot.config import Settings
 from bot.errors import OpenRouterError
-from bot.tokens.sources import MARKET_SHARE, RANKINGS_DAILY, RANKINGS_MODELS
+from bot.models import SnapshotTotals
+from bot.tokens.sources import MARKET_SHARE, MODEL_LIST, RANKINGS_DAILY, RANKINGS_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ PATHS = {
     RANKINGS_DAILY: "/api/v1/datasets/rankings-daily",
     RANKINGS_MODELS: "/api/frontend/v1/rankings/models",
     MARKET_SHARE: "/api/frontend/v1/rankings/market-share",
+    MODEL_LIST: "/api/v1/models",
 }
 
 Sleep = Callable[[float], Awaitable[Any]]
@@ -38,12 +40,31 @@ class OpenRouterAuthError(OpenRouterError):
     """The key was refused: falling back to keyless sources would hide that from the operator."""
 
 
+class RejectedAnswer(OpenRouterError):
+    """OpenRouter answered 200 with a body we cannot use (HTML, not JSON, nested too deeply,
+    too large, or failing the snapshot checks): recorded in `rejected_snapshots`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        verdict: str = "rejected",
+        content_hash: str | None = None,
+        totals: SnapshotTotals | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.verdict = verdict  # rejected | held (for confirmation by the next poll)
+        self.content_hash = content_hash
+        self.totals = totals
+
+
 @dataclass(frozen=True)
 class Fetched:
     source: str
     url: str
-    payload: Any  # decoded JSON
+    payload: Any  # decoded JSON (None for the model list, which its own parser reads)
     body: str  # the response text exactly as received
+    raw: bytes = b""  # the body's bytes (the model list only)
 
 
 def make_api_client(settings: Settings) -> httpx.AsyncClient:
@@ -106,7 +127,14 @@ class OpenRouterClient:
     async def market_share(self) -> Fetched:
         return await self._get(MARKET_SHARE, {}, {})
 
-    async def _get(self, source: str, params: dict, headers: dict) -> Fetched:
+    async def model_list(self) -> Fetched:
+        """`/api/v1/models` (keyless), undecoded: `tokens.prices.parse_models` reads the bytes
+        itself (prices as Decimals) and checks the list as a whole."""
+        return await self._get(MODEL_LIST, {}, {}, decode=False)
+
+    async def _get(
+        self, source: str, params: dict, headers: dict, *, decode: bool = True
+    ) -> Fetched:
         url = self.conf.base_url.rstrip("/") + PATHS[source]
         where = f"OpenRouter {source} ({url})"
         attempts = self.conf.max_retries + 1
@@ -163,6 +191,8 @@ class OpenRouterClient:
                 continue
             if status != 200:
                 raise OpenRouterError(f"{where}: unexpected HTTP {status}")
+            if not decode:
+                return Fetched(source=source, url=url, payload=None, body="", raw=body)
             return self._decode(source, url, where, resp_headers, body)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
@@ -179,7 +209,7 @@ class OpenRouterClient:
             async for chunk in resp.aiter_bytes():
                 size += len(chunk)
                 if size > self.conf.max_bytes:
-                    raise OpenRouterError(
+                    raise RejectedAnswer(
                         f"{where}: response larger than openrouter.max_bytes="
                         f"{self.conf.max_bytes}; not read further"
                     )
@@ -192,7 +222,7 @@ class OpenRouterClient:
         ctype = headers.get("Content-Type", "").lower()
         head = body.lstrip()[:1]
         if "html" in ctype or head == b"<":
-            raise OpenRouterError(
+            raise RejectedAnswer(
                 f"{where}: got HTML instead of JSON (Content-Type {ctype or 'none'}); the endpoint "
                 "may have moved or be behind a challenge page - keeping the last good snapshot"
             )
@@ -200,5 +230,10 @@ class OpenRouterClient:
             text = body.decode("utf-8")
             payload = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise OpenRouterError(f"{where}: response is not valid JSON ({exc})") from None
+            raise RejectedAnswer(f"{where}: response is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise RejectedAnswer(
+                f"{where}: response JSON is nested too deeply to read - keeping the last good "
+                "snapshot"
+            ) from None
         return Fetched(source=source, url=url, payload=payload, body=text)

@@ -32,9 +32,11 @@ def store_snapshot(
     digest: str,
     fetched_at: str,
     countries: Mapping[str, str],
+    holds: str = "superseded",
 ) -> tuple[int, bool]:
     """Store the raw body and its rows, each row's maker given a country from the `countries`
-    table (author slug → code). Returns (snapshot id, newly stored)."""
+    table (author slug → code). Returns (snapshot id, newly stored). A snapshot of the source
+    held for confirmation is resolved as `holds` (confirmed | superseded)."""
     authors = {row.author for row in parsed.rows}
     return save_snapshot(
         db,
@@ -43,4 +45,5 @@ def store_snapshot(
         content_hash=digest,
         fetched_at=fetched_at,
         countries={author: country_of(author, countries) for author in authors},
+        holds=holds,
     )

@@ -2,7 +2,9 @@
 
 Windows are half-open UTC intervals [start, end) written as "YYYY-MM-DDTHH:MM:SSZ". A shape we
 do not recognise raises OpenRouterError (nothing gets stored); a single bad row is skipped and
-counted, so one odd model does not cost us a whole snapshot.
+counted, so one odd model does not cost us a whole snapshot. Whether the snapshot as a whole is
+believable (how many rows parsed, totals against the previous one) is `tokens.checks`' call;
+a count above MAX_TOKENS is counted under ABSURD, which that check refuses outright.
 """
 
 from __future__ import annotations
@@ -22,11 +24,24 @@ from bot.tokens.sources import MARKET_SHARE, RANKINGS_DAILY, RANKINGS_MODELS
 
 _DATE_SUFFIX = re.compile(r"-20\d{6}$")
 
+# One model's tokens in one window, at most. The whole of OpenRouter processed ~8.4e13 tokens a
+# week in 2026; a count above 1e15 is a corrupt number or a unit change, and a few of them
+# summed would overflow SQLite's 64-bit integers.
+MAX_TOKENS = 10**15
+ABSURD = "token count above 10^15"
+BAD_COUNT = "bad token count"
+STANDARD = "standard"  # the rankings' name for a model's plain variant
+
 
 def model_key(slug: str) -> str:
     """The name rows are joined on: variant (':free') and '-20YYMMDD' date suffix removed."""
     base = slug.strip().lstrip("~").split(":", 1)[0]
     return _DATE_SUFFIX.sub("", base)
+
+
+def variant_of(value: Any) -> str:
+    """The rankings' variant, lower-cased; 'standard' when absent."""
+    return str(value or "").strip().lower() or STANDARD
 
 
 def tokens_value(value: Any) -> int | None:
@@ -77,15 +92,27 @@ def _data_rows(payload: Any, source: str) -> list[Any]:
     return payload["data"]
 
 
+def _count(value: Any, skipped: Counter) -> int | None:
+    """A token count, or None with the reason counted in `skipped`."""
+    number = tokens_value(value)
+    if number is None:
+        skipped[BAD_COUNT] += 1
+    elif number > MAX_TOKENS:
+        skipped[ABSURD] += 1
+        return None
+    return number
+
+
 def _finish(
     source: str,
     granularity: str,
     start: date,
     end: date,
     as_of: str,
-    sums: dict[tuple[str, str, str], list],
+    sums: dict[tuple[str, str, str, str | None], list],
     skipped: Counter,
     no_author: int,
+    kept: int,
 ) -> ParsedSnapshot:
     if not sums:
         detail = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
@@ -103,8 +130,11 @@ def _finish(
             prompt_tokens=v[0],
             completion_tokens=v[1],
             total_tokens=v[2],
+            variant=variant,
         )
-        for (ws, we, model), v in sorted(sums.items())
+        for (ws, we, model, variant), v in sorted(
+            sums.items(), key=lambda kv: kv[0][:3] + (kv[0][3] or "",)
+        )
     )
     return ParsedSnapshot(
         source=source,
@@ -115,10 +145,11 @@ def _finish(
         rows=rows,
         skipped=dict(skipped),
         no_author=no_author,
+        rows_read=kept + sum(skipped.values()),
     )
 
 
-def _add(sums: dict, key: tuple[str, str, str], prompt, completion, total: int, author: str):
+def _add(sums: dict, key: tuple[str, str, str, str | None], prompt, completion, total, author):
     if key not in sums:
         sums[key] = [prompt, completion, 0, author]
     else:
@@ -148,40 +179,44 @@ def _model_rows(raw: list, skipped: Counter) -> Iterator[tuple[dict, str, date]]
 def parse_rankings_models(payload: Any, *, fetched_at: datetime, days: int = 7) -> ParsedSnapshot:
     """`/api/frontend/v1/rankings/models`: a rolling `days`-day window ending on the newest date.
 
-    total = prompt + completion (OpenRouter reports reasoning inside completion); variants such
-    as ':free' or 'batch' are summed per model.
+    total = prompt + completion (OpenRouter reports reasoning inside completion); rows are kept
+    per (model, variant) — ':free' traffic is priced at $0 — and shares sum the variants.
     """
     source = RANKINGS_MODELS
     raw = _data_rows(payload, source)
     skipped: Counter = Counter()
     seen: set[tuple] = set()
-    good: list[tuple[date, str, int, int]] = []
+    good: list[tuple[date, str, str, int, int]] = []
     no_author = 0
     for row, slug, day in _model_rows(raw, skipped):
-        prompt = tokens_value(row.get("total_prompt_tokens"))
-        completion = tokens_value(row.get("total_completion_tokens"))
+        counts = Counter()
+        prompt = _count(row.get("total_prompt_tokens"), counts)
+        completion = _count(row.get("total_completion_tokens"), counts)
         if prompt is None or completion is None:
-            skipped["bad token count"] += 1
+            skipped[ABSURD if ABSURD in counts else BAD_COUNT] += 1
             continue
-        key = (day, slug, str(row.get("variant") or "standard"))
+        variant = variant_of(row.get("variant"))
+        key = (day, slug, variant)
         if key in seen:
             skipped["duplicate"] += 1
             continue
         seen.add(key)
         if not author_of(slug):
             no_author += 1
-        good.append((day, slug, prompt, completion))
+        good.append((day, slug, variant, prompt, completion))
     newest = max((g[0] for g in good), default=None)
     if newest is None:
-        return _finish(source, "week", date.min, date.min, "", {}, skipped, 0)
+        return _finish(source, "week", date.min, date.min, "", {}, skipped, 0, 0)
     end = newest + timedelta(days=1)
     start = end - timedelta(days=days)
     ws, we = _ts(start), _ts(end)
     sums: dict = {}
-    for _, slug, prompt, completion in good:
-        _add(sums, (ws, we, model_key(slug)), prompt, completion, prompt + completion, "")
+    for _, slug, variant, prompt, completion in good:
+        key = (ws, we, model_key(slug), variant)
+        _add(sums, key, prompt, completion, prompt + completion, "")
     granularity = "day" if days == 1 else "week"
-    return _finish(source, granularity, start, end, to_iso(fetched_at), sums, skipped, no_author)
+    as_of = to_iso(fetched_at)
+    return _finish(source, granularity, start, end, as_of, sums, skipped, no_author, len(good))
 
 
 def parse_rankings_daily(payload: Any, *, fetched_at: datetime) -> ParsedSnapshot:
@@ -200,9 +235,8 @@ def parse_rankings_daily(payload: Any, *, fetched_at: datetime) -> ParsedSnapsho
     days: list[date] = []
     no_author = 0
     for row, slug, day in _model_rows(raw, skipped):
-        total = tokens_value(row.get("total_tokens"))
+        total = _count(row.get("total_tokens"), skipped)
         if total is None:
-            skipped["bad token count"] += 1
             continue
         if (day, slug) in seen:
             skipped["duplicate"] += 1
@@ -212,13 +246,13 @@ def parse_rankings_daily(payload: Any, *, fetched_at: datetime) -> ParsedSnapsho
         if not author and not author_of(slug):
             no_author += 1
         days.append(day)
-        key = (_ts(day), _ts(day + timedelta(days=1)), model_key(slug))
+        key = (_ts(day), _ts(day + timedelta(days=1)), model_key(slug), None)
         _add(sums, key, None, None, total, author)
     start = _day(meta.get("start_date")) or min(days, default=date.min)
     end_day = _day(meta.get("end_date")) or max(days, default=date.min)
     start = min([start, *days])
     end = max([end_day, *days]) + timedelta(days=1)
-    return _finish(source, "day", start, end, as_of, sums, skipped, no_author)
+    return _finish(source, "day", start, end, as_of, sums, skipped, no_author, len(days))
 
 
 def parse_market_share(payload: Any, *, fetched_at: datetime) -> ParsedSnapshot:
@@ -232,6 +266,7 @@ def parse_market_share(payload: Any, *, fetched_at: datetime) -> ParsedSnapshot:
     skipped: Counter = Counter()
     sums: dict = {}
     weeks: set[date] = set()
+    kept = 0
     for entry in raw:
         if not isinstance(entry, dict) or not isinstance(entry.get("ys"), dict):
             skipped["not a {x, ys} object"] += 1
@@ -251,10 +286,14 @@ def parse_market_share(payload: Any, *, fetched_at: datetime) -> ParsedSnapshot:
             if not author or total is None:
                 skipped["bad author entry"] += 1
                 continue
-            _add(sums, (ws, we, f"{author}/*"), None, None, total, author)
+            if total > MAX_TOKENS:
+                skipped[ABSURD] += 1
+                continue
+            kept += 1
+            _add(sums, (ws, we, f"{author}/*", None), None, None, total, author)
     start = min(weeks, default=date.min)
     end = max(weeks, default=date.min) + timedelta(days=7)
-    return _finish(source, "week", start, end, to_iso(fetched_at), sums, skipped, 0)
+    return _finish(source, "week", start, end, to_iso(fetched_at), sums, skipped, 0, kept)
 
 
 def _is_iso(value: Any) -> bool:

@@ -1,8 +1,15 @@
-"""Fetch OpenRouter rankings and store them: the raw payload once, its rows in one transaction.
+"""Fetch OpenRouter rankings and prices and store them: the raw payload once, its rows in one
+transaction.
 
 Sources are tried in order — the Data API when OPENROUTER_API_KEY is set, then the keyless
 rankings/models, then the keyless market-share — and the first that answers with a usable
-payload wins. A failure stores nothing, so the last good snapshot stays the current one.
+payload wins. A failure stores nothing, so the last good snapshot stays the current one. An
+answer is checked as a whole before it is stored (`tokens.checks`): refused or held answers
+are recorded in `rejected_snapshots` with the reason, and never alert.
+
+Each poll then makes one request for the model list (`/api/v1/models`), retried and backed off
+like the rankings, and stores it when the prices changed; a failure there is reported and
+recorded but does not fail the poll.
 """
 
 from __future__ import annotations
@@ -19,27 +26,79 @@ from bot.clock import to_iso
 from bot.config import Settings
 from bot.errors import OpenRouterError
 from bot.models import ParsedSnapshot
-from bot.tokens.client import Fetched, OpenRouterAuthError, OpenRouterClient, Sleep
+from bot.store.prices import save_prices
+from bot.store.tokens import held_totals, previous_totals, record_rejection
+from bot.tokens.checks import CONFIRM, HOLD, REJECT, judge_snapshot
+from bot.tokens.client import (
+    Fetched,
+    OpenRouterAuthError,
+    OpenRouterClient,
+    RejectedAnswer,
+    Sleep,
+)
 from bot.tokens.countries import load_country_map
 from bot.tokens.history import content_hash, store_snapshot
 from bot.tokens.parse import PARSERS
-from bot.tokens.sources import MARKET_SHARE, RANKINGS_DAILY, RANKINGS_MODELS
+from bot.tokens.prices import PriceListError, parse_models
+from bot.tokens.sources import MARKET_SHARE, MODEL_LIST, RANKINGS_DAILY, RANKINGS_MODELS
 
 log = logging.getLogger(__name__)
+
+
+def _refused(db: sqlite_utils.Database, source: str, exc: RejectedAnswer, *, now: datetime) -> None:
+    record_rejection(
+        db,
+        source=source,
+        fetched_at=to_iso(now),
+        verdict=exc.verdict,
+        reason=str(exc),
+        content_hash=exc.content_hash,
+        totals=exc.totals,
+    )
 
 
 def _store(
     db: sqlite_utils.Database, settings: Settings, fetched: Fetched, *, now: datetime
 ) -> dict:
-    parsed: ParsedSnapshot = PARSERS[fetched.source](fetched.payload, fetched_at=now)
+    """Parse, check as a whole and store one answer; RejectedAnswer when it is refused or held."""
+    source = fetched.source
+    try:
+        parsed: ParsedSnapshot = PARSERS[source](fetched.payload, fetched_at=now)
+    except OpenRouterError as exc:
+        raise RejectedAnswer(str(exc)) from None
+    # Only `data` counts: a `meta` that changes per request must not make a new snapshot.
+    digest = content_hash(fetched.payload["data"])
+    previous = previous_totals(db, source=source, window_end=parsed.window_end)
+    verdict = judge_snapshot(parsed, previous, held_totals(db, source=source), settings.openrouter)
+    if verdict.action in (REJECT, HOLD):
+        why = "; ".join(verdict.reasons)
+        if verdict.action == REJECT:
+            message = f"snapshot rejected: {why} - keeping the last good snapshot, no alert"
+        else:
+            message = (
+                f"snapshot held until the next poll confirms it: {why} - keeping the last "
+                "good snapshot, no alert"
+            )
+        raise RejectedAnswer(
+            f"OpenRouter {source}: {message}",
+            verdict="held" if verdict.action == HOLD else "rejected",
+            content_hash=digest,
+            totals=verdict.totals,
+        )
+    if verdict.action == CONFIRM:
+        log.warning(
+            "OpenRouter %s: confirmed by a second answer, stored: %s",
+            source,
+            "; ".join(verdict.reasons),
+        )
     snapshot_id, stored = store_snapshot(
         db,
         parsed,
         body=fetched.body,
-        # Only `data` counts: a `meta` that changes per request must not make a new snapshot.
-        digest=content_hash(fetched.payload["data"]),
+        digest=digest,
         fetched_at=to_iso(now),
         countries=load_country_map(settings.openrouter.countries),
+        holds="confirmed" if verdict.action == CONFIRM else "superseded",
     )
     if parsed.skipped:
         log.warning("OpenRouter %s: skipped rows: %s", parsed.source, parsed.skipped)
@@ -52,6 +111,35 @@ def _store(
         "no_author": parsed.no_author,
         "window": {"start": parsed.window_start, "end": parsed.window_end},
         "as_of": parsed.as_of,
+        "confirmed": verdict.action == CONFIRM,
+    }
+
+
+async def poll_prices(db: sqlite_utils.Database, api: OpenRouterClient, *, now: datetime) -> dict:
+    """One request for the model list; store it if the prices changed.
+
+    Returns {"snapshot_id", "stored", "models", "fetched_at"} or {"error": str}: a bad list is
+    recorded in `rejected_snapshots` and the last stored one stays in use."""
+    try:
+        fetched = await api.model_list()
+        prices = parse_models(fetched.raw, fetched_at=now)
+    except OpenRouterAuthError:
+        raise
+    except OpenRouterError as exc:
+        # Every answer that came back but cannot be used is recorded; an unreachable or
+        # failing server is only reported (job_runs keeps it).
+        if isinstance(exc, RejectedAnswer | PriceListError):
+            record_rejection(
+                db, source=MODEL_LIST, fetched_at=to_iso(now), verdict="rejected", reason=str(exc)
+            )
+        log.warning("%s", exc)
+        return {"error": str(exc)}
+    snapshot_id, stored = save_prices(db, prices)
+    return {
+        "snapshot_id": snapshot_id,
+        "stored": stored,
+        "models": len(prices.rows),
+        "fetched_at": prices.fetched_at,
     }
 
 
@@ -63,10 +151,12 @@ async def poll_tokens(
     now: datetime,
     sleep: Sleep = asyncio.sleep,
 ) -> dict:
-    """Fetch from the first working source and store it. Raises OpenRouterError if none works.
+    """Fetch from the first working source and store it, then poll the price list once.
+    Raises OpenRouterError if no rankings source works (the price list is polled first).
 
     Returns {"source", "snapshot_id", "stored" (False: same snapshot seen before), "rows",
-    "skipped" {reason: n}, "no_author", "window" {"start","end"}, "as_of", "errors" [str]}.
+    "skipped" {reason: n}, "no_author", "window" {"start","end"}, "as_of", "confirmed",
+    "errors" [str], "prices" (see `poll_prices`)}.
     """
     api = OpenRouterClient(settings, client, sleep=sleep)
     sources = [RANKINGS_MODELS, MARKET_SHARE]
@@ -82,21 +172,33 @@ async def poll_tokens(
         MARKET_SHARE: api.market_share,
     }
     errors: list[str] = []
+    result = None
     for source in sources:
         try:
             fetched = await fetchers[source]()
             result = _store(db, settings, fetched, now=now)
         except OpenRouterAuthError:
             raise
+        except RejectedAnswer as exc:
+            _refused(db, source, exc, now=now)
+            log.warning("%s", exc)
+            errors.append(str(exc))
+            continue
         except OpenRouterError as exc:
             log.warning("%s", exc)
             errors.append(str(exc))
             continue
         result["errors"] = errors
-        return result
-    raise OpenRouterError(
-        "no OpenRouter source worked (last good snapshot kept): " + " | ".join(errors)
-    )
+        break
+    # One request for prices per poll, retried like the rankings (it is not the Data API, so
+    # the Data API's 30 requests a minute do not apply to it).
+    prices = await poll_prices(db, api, now=now)
+    if result is None:
+        raise OpenRouterError(
+            "no OpenRouter source worked (last good snapshot kept): " + " | ".join(errors)
+        )
+    result["prices"] = prices
+    return result
 
 
 async def backfill_tokens(
@@ -133,7 +235,11 @@ async def backfill_tokens(
         if totals["chunks"]:
             await sleep(interval)  # the Data API allows 30 requests a minute
         fetched = await api.rankings_daily(start, end)
-        result = _store(db, settings, fetched, now=now)
+        try:
+            result = _store(db, settings, fetched, now=now)
+        except RejectedAnswer as exc:
+            _refused(db, RANKINGS_DAILY, exc, now=now)
+            raise
         totals["chunks"] += 1
         totals["stored" if result["stored"] else "already_had"] += 1
         totals["rows"] += result["rows"]

@@ -8,15 +8,18 @@ PriceListError naming every problem found, so a half-read list never replaces a 
 
 Joining usage rows to prices, in order:
   * a row's variant is its `variant` field, else the `:suffix` of its model slug; OpenRouter's
-    rankings call the plain variant "standard", the model list leaves it off: both mean '';
+    rankings call the plain variant "standard", the model list leaves it off: both mean
+    "standard";
   * `free` rows cost $0 whether or not the `:free` id is still listed (the variant is the price);
   * other rows join on (canonical slug, variant), compared exactly first and then with the
     `-20YYMMDD` date suffix removed (`parse.model_key`, as the stored usage rows are); when two
     dated listings share an undated name, the newest one prices it;
   * no match (an unlisted model, a `batch` variant with no `:batch` listing, a row with no
     prompt/completion split such as `rankings-daily`) → left out of the price and counted
-    against coverage. Usage rows summed over variants (as `token_usage` stores them) are priced
-    at the plain listing, which overstates models with much `:free` traffic.
+    against coverage. Usage rows summed over variants (`token_usage` rows stored before variants
+    were kept) cannot be priced and are left out the same way (variant `SUMMED`).
+
+Which list prices a period: see `PRICE_GRACE` and `bot.store.prices.prices_for_period`.
 """
 
 from __future__ import annotations
@@ -26,16 +29,25 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.clock import to_iso
 from bot.errors import OpenRouterError, TokentideError
-from bot.tokens.parse import model_key, tokens_value
+from bot.models import PriceRow, PriceSnapshot
+from bot.tokens.parse import STANDARD, model_key, tokens_value
 from bot.tokens.shares import BY, key_of
 
+__all__ = ["PriceRow", "PriceSnapshot"]  # records of this room, defined in bot.models
+
 SOURCE = "OpenRouter /api/v1/models"
+# A period is priced by the price list in effect at its end: the newest list fetched no later
+# than one day after the period ends, provided a poll still found it at or after the period's
+# start. The day lets a period be priced by the poll that fetched its own figures (OpenRouter
+# publishes a day's rankings after it ends); older periods are never priced by newer lists.
+PRICE_GRACE = timedelta(days=1)
+SUMMED = "(all variants)"  # variant of a usage row summed over variants: never priced
 MAX_USD_PER_TOKEN = Decimal("0.001")  # $1,000 per million tokens: above it, suspect a unit change
 VARIES = Decimal(-1)  # OpenRouter's "price depends on the routed model" (openrouter/auto)
 FREE = "free"
@@ -49,28 +61,6 @@ class PriceListError(OpenRouterError):
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.problems = problems or (message,)
-
-
-@dataclass(frozen=True)
-class PriceRow:
-    id: str
-    canonical_slug: str
-    variant: str  # '' for the plain model, else the id's `:suffix` ("free", "thinking", ...)
-    prompt: float  # USD per token
-    completion: float
-    hugging_face_id: str | None
-
-    @property
-    def open_weights(self) -> bool:
-        return self.hugging_face_id is not None
-
-
-@dataclass(frozen=True)
-class PriceSnapshot:
-    fetched_at: str
-    rows: tuple[PriceRow, ...]  # sorted by id
-    content_hash: str  # of the normalised rows: same hash ⇔ same prices, slugs and weights
-    varies: tuple[str, ...] = ()  # ids priced "-1" (varies with the routed model): unpriced
 
 
 @dataclass(frozen=True)
@@ -216,7 +206,8 @@ def parse_models(body: bytes, *, fetched_at: datetime) -> PriceSnapshot:
             problems.append(f"duplicate id {model_id!r} at data[{first_seen[model_id]}] and [{i}]")
             continue
         first_seen[model_id] = i
-        base, _, variant = model_id.partition(":")
+        base, _, suffix = model_id.partition(":")
+        variant = suffix.strip().lower() or STANDARD
         slug = item.get("canonical_slug")
         if slug is not None and not isinstance(slug, str):
             problems.append(f"{where}: canonical_slug is {type(slug).__name__}, not text")
@@ -238,7 +229,9 @@ def parse_models(body: bytes, *, fetched_at: datetime) -> PriceSnapshot:
             varies.append(model_id)
             continue
         hf_id = (hf_id or "").strip() or None
-        row = PriceRow(model_id, slug, variant, float(prompt), float(completion), hf_id)
+        row = PriceRow(
+            model_id, slug, variant, float(prompt), float(completion), hf_id, model_key(slug)
+        )
         priced.append((row, (model_id, slug, variant, _plain(prompt), _plain(completion), hf_id)))
     if problems:
         raise _reject(problems)
@@ -261,7 +254,7 @@ def _variant(row: Mapping[str, Any]) -> str:
     explicit = str(row.get("variant") or "").strip().lower()
     if not explicit:
         explicit = str(row.get("model") or "").partition(":")[2].strip().lower()
-    return "" if explicit == "standard" else explicit
+    return explicit or STANDARD
 
 
 def _exact(slug: str) -> str:

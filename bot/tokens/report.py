@@ -9,6 +9,7 @@ import sqlite_utils
 
 from bot.errors import TokentideError
 from bot.store.tokens import latest_rows, latest_windows, window_rows
+from bot.tokens.price_report import open_weights
 from bot.tokens.shares import BY, Period, build_periods, deltas, select_periods, shares_by
 from bot.tokens.sources import citation
 
@@ -53,7 +54,8 @@ def share_document(current: Period, previous: Period | None, by: str) -> dict:
 def current_share(
     db: sqlite_utils.Database, *, by: str = "country", period: str = "week", now: datetime
 ) -> dict | None:
-    """The latest complete period's shares (fractions) with deltas vs the period before it.
+    """The latest complete period's shares (fractions) with deltas vs the period before it,
+    and `open_weights` per group (None when no price list covers the period).
 
     None when the archive holds no usable token data for `period` yet.
     """
@@ -66,7 +68,9 @@ def current_share(
     current, previous = (
         None if p is None else replace(p, rows=tuple(window_rows(db, p.rows))) for p in chosen
     )
-    return share_document(current, previous, by)
+    doc = share_document(current, previous, by)
+    doc["open_weights"] = open_weights(db, current, by)
+    return doc
 
 
 def share_series(

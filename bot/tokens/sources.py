@@ -11,6 +11,7 @@ from __future__ import annotations
 RANKINGS_DAILY = "rankings-daily"  # Data API: one row per day and model (top 50 + 'other')
 RANKINGS_MODELS = "rankings-models"  # keyless: a rolling 7 days, every model
 MARKET_SHARE = "market-share"  # keyless: ISO weeks, top authors + 'others'
+MODEL_LIST = "models"  # keyless /api/v1/models: prices and open weights, not tokens
 
 # When two sources cover the same period: daily figures (summed into the period), then an
 # ISO week as OpenRouter reports it, then a rolling seven days, which straddles weeks.
@@ -29,3 +30,14 @@ def preference(source: str) -> int:
 def citation(as_of: str) -> str:
     """The line every token figure is shown with, wherever it is shown."""
     return _CITATION.format(as_of=as_of)
+
+
+_PRICE_CITATION = (
+    "Source: OpenRouter (openrouter.ai/rankings, tokens as of {tokens_as_of}; "
+    "openrouter.ai/api/v1/models, prices as of {prices_as_of})"
+)
+
+
+def price_citation(tokens_as_of: str, prices_as_of: str) -> str:
+    """The line every price figure is shown with: both the tokens' and the prices' as-of."""
+    return _PRICE_CITATION.format(tokens_as_of=tokens_as_of, prices_as_of=prices_as_of)

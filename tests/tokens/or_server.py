@@ -22,6 +22,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "openrouter"
 MODELS = "/api/frontend/v1/rankings/models"
 MARKET = "/api/frontend/v1/rankings/market-share"
 DAILY = "/api/v1/datasets/rankings-daily"
+MODEL_LIST = "/api/v1/models"
 
 # The tracker fixtures renamed OpenRouter's fields; SOURCES.md lists the renames we undo here.
 RAW_NAMES = {

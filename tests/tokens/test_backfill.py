@@ -96,7 +96,12 @@ async def test_backfill_stops_on_a_bad_chunk_and_keeps_earlier_ones(db, server, 
         server.url, key="sk-or-test", openrouter={"backfill_chunk_days": 10, "max_retries": 0}
     )
     good = json_response(
-        {"data": [{"date": "2026-08-10", "model_permaslug": "qwen/q", "total_tokens": "5"}]}
+        {
+            "data": [
+                {"date": "2026-08-10", "model_permaslug": "qwen/q", "total_tokens": "5"},
+                {"date": "2026-08-10", "model_permaslug": "openai/g", "total_tokens": "4"},
+            ]
+        }
     )
     server.set(DAILY, good, Canned(500))
     with pytest.raises(OpenRouterError, match="HTTP 500"):

@@ -41,9 +41,11 @@ def test_real_rankings_models_payload():
     )
     assert parsed.as_of == "2026-08-22T01:57:33Z"
     assert sum(r.total_tokens for r in parsed.rows) == 84_094_165_552_421
-    # 543 raw rows: variants and dated releases of one model collapse into one row each.
-    assert len(parsed.rows) == 464
-    models = {r.model: r for r in parsed.rows}
+    # 543 raw rows: dated releases of one model collapse into one row per variant; 464 models.
+    assert len(parsed.rows) == 535 and parsed.rows_read == 543
+    assert len({r.model for r in parsed.rows}) == 464
+    assert {r.variant for r in parsed.rows} == {"standard", "free", "batch", "thinking"}
+    models = {r.model: r for r in parsed.rows if r.variant == "standard"}
     assert "deepseek/deepseek-v4-flash" in models
     assert not any(r.model.endswith("-20260731") or ":" in r.model for r in parsed.rows)
     # The real capture has one row with an empty slug (skipped) and one slug without an author.
@@ -51,20 +53,29 @@ def test_real_rankings_models_payload():
     assert parsed.no_author == 1 and models["text-embedding-3-large"].author == ""
 
 
-def test_variants_and_date_suffixes_are_summed_per_model():
+def test_date_suffixes_are_summed_per_model_and_variant():
     payload = {
         "data": [
             row("tencent/hy3-20260706", 10, 1, variant="free"),
             row("tencent/hy3-20260706", 20, 2),
             row("tencent/hy3-20260801", 30, 3, variant="batch"),
+            row("tencent/hy3-20260801", 40, 4, variant="Standard"),
             row("openai/gpt-4o-2024-05-13", 5, 5),
         ]
     }
     parsed = parse_rankings_models(payload, fetched_at=FETCHED)
-    rows = {r.model: r for r in parsed.rows}
-    assert rows["tencent/hy3"].total_tokens == 66
-    assert (rows["tencent/hy3"].prompt_tokens, rows["tencent/hy3"].completion_tokens) == (60, 6)
-    assert rows["openai/gpt-4o-2024-05-13"].author == "openai"  # not a -20YYMMDD suffix
+    rows = {(r.model, r.variant): r for r in parsed.rows}
+    assert sorted(rows) == [
+        ("openai/gpt-4o-2024-05-13", "standard"),  # not a -20YYMMDD suffix
+        ("tencent/hy3", "batch"),
+        ("tencent/hy3", "free"),
+        ("tencent/hy3", "standard"),
+    ]
+    hy3 = rows[("tencent/hy3", "standard")]
+    assert (hy3.prompt_tokens, hy3.completion_tokens, hy3.total_tokens) == (60, 6, 66)
+    assert rows[("tencent/hy3", "free")].total_tokens == 11
+    # Shares still sum the variants per model.
+    assert sum(r.total_tokens for r in parsed.rows if r.model == "tencent/hy3") == 110
 
 
 @pytest.mark.parametrize(
@@ -159,6 +170,7 @@ def test_rankings_daily_docs_example_shape():
     assert rows["anthropic/claude-3.5-sonnet"].total_tokens == 9876543
     assert rows["other"].author == "other"
     assert rows["other"].window_start == "2026-05-11T00:00:00Z"
+    assert {r.variant for r in parsed.rows} == {None}  # the Data API does not split variants
 
 
 def test_rankings_daily_bad_rows_and_missing_meta():
@@ -205,3 +217,31 @@ def test_market_share_rejects_non_monday_weeks_and_bad_values():
         "duplicate": 1,
         "not a {x, ys} object": 1,
     }
+
+
+def test_absurd_counts_are_counted_apart_from_bad_ones():
+    payload = {
+        "data": [
+            row("deepseek/v4", 2**64, 10),
+            row("openai/gpt", 10**15, 0),  # the limit itself is allowed
+            row("openai/neg", -5, 1),
+        ]
+    }
+    parsed = parse_rankings_models(payload, fetched_at=FETCHED)
+    assert parsed.skipped == {"token count above 10^15": 1, "bad token count": 1}
+    assert parsed.rows_read == 3 and [r.model for r in parsed.rows] == ["openai/gpt"]
+    daily = parse_rankings_daily(
+        {
+            "data": [
+                {"date": "2026-05-10", "model_permaslug": "qwen/q", "total_tokens": str(2**64)},
+                {"date": "2026-05-10", "model_permaslug": "x-ai/g", "total_tokens": "3"},
+            ]
+        },
+        fetched_at=FETCHED,
+    )
+    assert daily.skipped == {"token count above 10^15": 1} and daily.rows_read == 2
+    weekly = parse_market_share(
+        {"data": [{"x": "2026-08-17", "ys": {"deepseek": 1e300, "openai": 5}}]},
+        fetched_at=FETCHED,
+    )
+    assert weekly.skipped == {"token count above 10^15": 1} and weekly.rows_read == 2

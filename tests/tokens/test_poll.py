@@ -21,6 +21,7 @@ from .conftest import make_settings
 from .or_server import (
     DAILY,
     MARKET,
+    MODEL_LIST,
     MODELS,
     Canned,
     json_response,
@@ -56,11 +57,11 @@ async def primed(db, server, settings, sleep):
 async def test_real_payload_is_stored_once(db, server, settings, sleep):
     server.set(MODELS, json_response(real_models_payload("2026-08-22")))
     first = await poll(db, settings, sleep)
-    assert first["source"] == "rankings-models" and first["stored"] and first["rows"] == 464
+    assert first["source"] == "rankings-models" and first["stored"] and first["rows"] == 535
     again = await poll(db, settings, sleep, now=datetime(2026, 8, 22, 8, tzinfo=UTC))
     assert again["stored"] is False and again["snapshot_id"] == first["snapshot_id"]
     assert db.execute("SELECT COUNT(*) FROM token_snapshots").fetchone()[0] == 1
-    assert db.execute("SELECT COUNT(*) FROM token_usage").fetchone()[0] == 464
+    assert db.execute("SELECT COUNT(*) FROM token_usage").fetchone()[0] == 535
     snap = db.execute("SELECT payload, as_of, granularity FROM token_snapshots").fetchone()
     assert snap[0].startswith('{"data"') and snap[1] == "2026-08-22T02:00:00Z" and snap[2] == "week"
     doc = current_share(db, now=NOW)
@@ -245,10 +246,10 @@ async def test_a_failure_among_the_usage_rows_stores_nothing_and_a_re_poll_store
     db, server, settings, sleep, primed
 ):
     server.set(MODELS, json_response(real_models_payload("2026-07-12")))
-    # The 100th usage row of the new snapshot (of 404) is refused.
+    # The 100th usage row of the new snapshot (of 429) is refused.
     db.execute(
         "CREATE TRIGGER boom BEFORE INSERT ON token_usage"
-        " WHEN (SELECT COUNT(*) FROM token_usage) >= 464 + 99"
+        " WHEN (SELECT COUNT(*) FROM token_usage) >= 535 + 99"
         " BEGIN SELECT RAISE(ABORT, 'injected'); END"
     )
     with pytest.raises(StoreError, match="injected") as err:
@@ -257,8 +258,8 @@ async def test_a_failure_among_the_usage_rows_stores_nothing_and_a_re_poll_store
     assert archive_state(db) == primed and orphan_snapshots(db) == 0
     db.execute("DROP TRIGGER boom")
     again = await poll(db, settings, sleep)
-    assert again["stored"] is True and again["rows"] == 404
-    assert db.execute("SELECT COUNT(*) FROM token_usage").fetchone()[0] == 464 + 404
+    assert again["stored"] is True and again["rows"] == 429
+    assert db.execute("SELECT COUNT(*) FROM token_usage").fetchone()[0] == 535 + 429
 
 
 def pages_for_the_snapshot_row(db, body: str) -> int:
@@ -290,8 +291,8 @@ async def test_a_full_disk_among_the_usage_rows_stores_nothing_and_a_re_poll_sto
     assert archive_state(db) == primed and orphan_snapshots(db) == 0
     db.execute("PRAGMA max_page_count = 1073741823")
     again = await poll(db, settings, sleep)
-    assert again["stored"] is True and again["rows"] == 404
-    assert db.execute("SELECT COUNT(*) FROM token_usage").fetchone()[0] == 464 + 404
+    assert again["stored"] is True and again["rows"] == 429
+    assert db.execute("SELECT COUNT(*) FROM token_usage").fetchone()[0] == 535 + 429
 
 
 async def test_polls_use_the_client_they_are_given(db, server, settings, sleep):
@@ -301,6 +302,6 @@ async def test_polls_use_the_client_they_are_given(db, server, settings, sleep):
     server.set("/moved/rankings", json_response(real_models_payload("2026-08-22")))
     async with make_api_client(settings) as client:
         result = await poll_tokens(db, settings, client, now=NOW, sleep=sleep)
-    assert result["stored"] and result["rows"] == 464
-    assert [r["path"] for r in server.requests] == [MODELS, "/moved/rankings"]
+    assert result["stored"] and result["rows"] == 535
+    assert [r["path"] for r in server.requests] == [MODELS, "/moved/rankings", MODEL_LIST]
     assert {r["accept"] for r in server.requests} == {"application/json"}

@@ -118,7 +118,7 @@ def test_real_kimi_entry_parses():
     (row,) = snap.rows
     assert row.id == "moonshotai/kimi-k2-thinking"
     assert row.canonical_slug == "moonshotai/kimi-k2-thinking-20251106"
-    assert row.variant == ""
+    assert row.variant == "standard" and row.model == "moonshotai/kimi-k2-thinking"
     assert row.prompt == pytest.approx(0.6 * PER_M)
     assert row.completion == pytest.approx(2.5 * PER_M)
     assert row.hugging_face_id == "moonshotai/Kimi-K2-Thinking" and row.open_weights
@@ -130,7 +130,7 @@ def test_variants_hf_ids_and_varies(prices):
     rows = {r.id: r for r in prices.rows}
     assert rows["deepseek/deepseek-v4:free"].variant == "free"
     assert rows["deepseek/deepseek-v4:free"].canonical_slug == "deepseek/deepseek-v4-20260301"
-    assert rows["deepseek/deepseek-v4"].variant == ""
+    assert rows["deepseek/deepseek-v4"].variant == "standard"
     assert rows["qwen/qwen3-max"].hugging_face_id is None  # "" → None
     assert rows["openai/gpt-5"].hugging_face_id is None  # null → None
     assert [r.id for r in prices.rows] == sorted(rows)

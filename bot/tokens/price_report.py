@@ -1,0 +1,226 @@
+"""Token prices as people read them: the `prices --json` document, the open-weights share for
+`share --json`, the series the price chart draws and the gap a share alert cites.
+
+A period is priced only by the price list in effect at its end (`prices.PRICE_GRACE`); prices
+exist only from the first stored list onwards and are never applied to earlier periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import sqlite_utils
+
+from bot.clock import parse_iso, to_iso
+from bot.errors import TokentideError
+from bot.models import PriceSnapshot, TokenRow
+from bot.store.prices import first_prices_at, prices_for_period, with_rows
+from bot.store.tokens import latest_rows, latest_windows, window_rows
+from bot.tokens.prices import PRICE_GRACE, SUMMED, PriceReport, blended_prices
+from bot.tokens.shares import BY, Period, build_periods, select_periods
+from bot.tokens.sources import price_citation
+
+PRECISION = 4  # USD per million to 4 places (prices start near $0.01/M); fractions to 4
+UNPRICED_SHOWN = 10
+
+
+class PricedPeriods:
+    """Prices periods against the archive, loading each price list once."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self._lists: dict[int, PriceSnapshot] = {}
+
+    def prices_for(self, period: Period) -> PriceSnapshot | None:
+        found = prices_for_period(self.db, start=period.start, end=period.end, grace=PRICE_GRACE)
+        if found is None:
+            return None
+        if found.id not in self._lists:
+            self._lists[found.id] = with_rows(self.db, found)
+        return self._lists[found.id]
+
+    def report(self, period: Period, by: str) -> PriceReport | None:
+        """The period's blended prices, or None when no price list covers it. `as_of` is the
+        last time a poll found that list, up to the period's end plus the grace."""
+        prices = self.prices_for(period)
+        if prices is None:
+            return None
+        report = blended_prices(
+            [usage(r) for r in period.rows], prices, by, period=(period.start, period.end)
+        )
+        cap = to_iso(parse_iso(period.end) + PRICE_GRACE)
+        return replace(report, as_of=min(prices.last_seen_at or prices.fetched_at, cap))
+
+
+def usage(row: TokenRow) -> dict:
+    """A usage row as `blended_prices` reads it; rows summed over variants are never priced."""
+    return {
+        "model": row.model,
+        "variant": SUMMED if row.variant is None else row.variant,
+        "author": row.author,
+        "country": row.country,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "total_tokens": row.total_tokens,
+    }
+
+
+def gap(prices: dict[str, float], pair: tuple[str, ...]) -> dict | None:
+    """How many times the dearer of the first two of `pair` costs the cheaper, or None when
+    either has no price or costs nothing."""
+    if len(pair) < 2:
+        return None
+    a, b = pair[0], pair[1]
+    pa, pb = prices.get(a), prices.get(b)
+    if not pa or not pb:
+        return None
+    cheaper, dearer = (a, b) if pa <= pb else (b, a)
+    return {
+        "between": [a, b],
+        "cheaper": cheaper,
+        "ratio": round(prices[dearer] / prices[cheaper], 2),
+    }
+
+
+def unpriced_reason(db: sqlite_utils.Database, period: Period) -> str:
+    first = first_prices_at(db)
+    span = f"{period.start[:10]}..{period.end[:10]}"
+    if first is None:
+        return "no price list stored yet: run `tokentide poll-tokens`"
+    if first > to_iso(parse_iso(period.end) + PRICE_GRACE):
+        return (
+            f"no price list covers {span}: prices exist only from the first price snapshot "
+            f"({first}) onwards and are never applied to earlier periods"
+        )
+    return f"no price list was seen while {span} ran (price polls failing?)"
+
+
+def _rounded(report: PriceReport) -> dict[str, float]:
+    return {k: round(v, PRECISION) for k, v in report.prices.items()}
+
+
+def price_document(
+    db: sqlite_utils.Database,
+    current: Period,
+    previous: Period | None,
+    by: str,
+    *,
+    pair: tuple[str, ...] = ("CN", "US"),
+) -> dict | None:
+    """The `prices --json` document for two periods with their rows; None when no price list
+    covers `current`."""
+    priced = PricedPeriods(db)
+    report = priced.report(current, by)
+    if report is None:
+        return None
+    prices = _rounded(report)
+    first = first_prices_at(db)
+    doc = {
+        "period": {"start": current.start, "end": current.end},
+        "by": by,
+        "prices": prices,
+        "coverage": round(report.coverage, PRECISION),
+        "as_of": report.as_of,
+        "source": current.source,
+        "tokens_as_of": current.as_of,
+        "in_progress": current.in_progress,
+        "usd_per_million": None
+        if report.usd_per_million is None
+        else round(report.usd_per_million, PRECISION),
+        "coverage_by_group": {g.key: round(g.coverage, PRECISION) for g in report.groups},
+        "gap": gap(prices, pair) if by == "country" else None,
+        "previous": None,
+        "change": {},
+        "unpriced": [{"model": m, "tokens": n} for m, n in report.unpriced[:UNPRICED_SHOWN]],
+        "prices_since": first,
+        "note": None,
+        "citation": price_citation(current.as_of, report.as_of),
+    }
+    before = priced.report(previous, by) if previous is not None else None
+    if before is not None:
+        then = _rounded(before)
+        doc["previous"] = {
+            "period": {"start": previous.start, "end": previous.end},
+            "prices": then,
+            "coverage": round(before.coverage, PRECISION),
+            "as_of": before.as_of,
+            "gap": gap(then, pair) if by == "country" else None,
+        }
+        doc["change"] = {k: round(v - then[k], PRECISION) for k, v in prices.items() if k in then}
+    elif previous is not None:
+        doc["note"] = f"previous period not priced: {unpriced_reason(db, previous)}"
+    else:
+        doc["note"] = "no previous period of this source was fetched"
+    return doc
+
+
+def _check(by: str, period: str) -> None:
+    if by not in BY:
+        raise TokentideError(f"prices: by must be one of {', '.join(BY)}, got {by!r}")
+    if period not in ("day", "week"):
+        raise TokentideError(f"prices: period must be day or week, got {period!r}")
+
+
+def current_prices(
+    db: sqlite_utils.Database,
+    *,
+    by: str = "country",
+    period: str = "week",
+    now: datetime,
+    pair: tuple[str, ...] = ("CN", "US"),
+) -> dict:
+    """Blended prices for the period `share` reports, with the change against the period
+    before. Raises TokentideError (one line, saying why) when there is nothing to price."""
+    _check(by, period)
+    chosen = select_periods(build_periods(latest_windows(db), period), now=now)
+    if chosen is None:
+        hint = " (daily data needs OPENROUTER_API_KEY)" if period == "day" else ""
+        raise TokentideError(f"no token data yet{hint}: run `tokentide poll-tokens` first")
+    current, previous = (
+        None if p is None else replace(p, rows=tuple(window_rows(db, p.rows))) for p in chosen
+    )
+    doc = price_document(db, current, previous, by, pair=pair)
+    if doc is None:
+        raise TokentideError(f"prices: {unpriced_reason(db, current)}")
+    return doc
+
+
+def open_weights(db: sqlite_utils.Database, period: Period, by: str) -> dict[str, float] | None:
+    """Per group, the fraction of its tokens on models listed with a Hugging Face id (a lower
+    bound: unlisted models count as not open); None when no price list covers the period."""
+    report = PricedPeriods(db).report(period, by)
+    if report is None:
+        return None
+    return {g.key: round(g.open_weights, 6) for g in report.groups}
+
+
+def price_series(
+    db: sqlite_utils.Database,
+    *,
+    by: str = "country",
+    period: str = "week",
+    now: datetime,
+    pair: tuple[str, ...] = ("CN", "US"),
+) -> tuple[str, str, list[tuple[str, dict[str, float], dict | None]]] | None:
+    """(source, citation, [(period end, prices, gap)]) for the current period's source, over
+    the periods a price list covers; None when there is no token data."""
+    _check(by, period)
+    periods = build_periods(latest_rows(db), period)
+    chosen = select_periods(periods, now=now)
+    if chosen is None:
+        return None
+    current = chosen[0]
+    priced = PricedPeriods(db)
+    points = []
+    as_of = None
+    for p in periods:
+        if p.source != current.source or (p.in_progress and p is not current):
+            continue
+        report = priced.report(p, by)
+        if report is None:
+            continue
+        prices = _rounded(report)
+        points.append((p.end, prices, gap(prices, pair)))
+        as_of = report.as_of
+    return current.source, price_citation(current.as_of, as_of or "never"), points
