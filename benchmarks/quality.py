@@ -29,6 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from outlets_coverage import outlet_quality_rows  # noqa: E402
+
 from bot.config import default_topics  # noqa: E402
 from bot.narratives.cluster import (  # noqa: E402
     CANDIDATE_FLOOR,
@@ -530,6 +532,7 @@ def main(argv: list[str]) -> int:
         + ", ".join(f"{r.topic_id} {r.threshold:g}" for r in tagger.rules)
         + f"; keyword cap {KEYWORD_CAP}; CV grid {len(grid)} story settings"
     )
+    lines += outlet_quality_rows(rows)  # outlet coverage and lead-time sanity
     lines.append(f"elapsed {time.monotonic() - started:.1f}s")
     print("\n".join(lines))
     return 0

@@ -17,10 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.clock import parse_iso, to_iso
 from bot.digest.names import country_name
 from bot.narratives.ranking import rank_key
+from bot.narratives.signals import lead_marker
 from bot.tokens.sources import citation as source_citation
 
 LINKS_PER_STORY = 3
@@ -31,6 +33,7 @@ class Link:
     outlet: str
     url: str
     title: str
+    via: str = ""  # the aggregator whose link this is ("Google News"), when not the publisher's
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class DigestStory:
     topic: str
     also_in: tuple[str, ...]
     links: tuple[Link, ...]
+    lead: str = ""  # who reported first: "CN press first, +3 h" ('' when unknown)
 
 
 @dataclass(frozen=True)
@@ -129,10 +133,26 @@ def pick_links(articles: Iterable[Mapping[str, Any]], limit: int = LINKS_PER_STO
             continue
         seen_urls.add(url)
         seen_outlets.add(outlet.lower())
-        links.append(Link(outlet=outlet, url=url, title=str(art.get("title") or "")))
+        links.append(
+            Link(outlet=outlet, url=url, title=str(art.get("title") or ""), via=link_via(url))
+        )
         if len(links) >= limit:
             break
     return links
+
+
+def link_via(url: str) -> str:
+    """'Google News' when `url` is a Google News redirect (the item did not name the
+    publisher's own page), else ''."""
+    host = (urlsplit(url).hostname or "").lower() if "news.google." in url.lower() else ""
+    return "Google News" if host == "news.google.com" else ""
+
+
+def _lead(story: Mapping[str, Any]) -> str:
+    marker = story.get("lead_marker")
+    if isinstance(marker, str) and marker.strip():
+        return marker.strip()
+    return lead_marker(story.get("lead") if isinstance(story.get("lead"), Mapping) else None) or ""
 
 
 def _headline(story: Mapping[str, Any]) -> str:
@@ -208,6 +228,7 @@ def compose_digest(
                 topic=own[0],
                 also_in=tuple(own[1:]),
                 links=tuple(links),
+                lead=_lead(story),
             )
         )
     sections = []

@@ -10,7 +10,7 @@ from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import parse_iso
-from bot.digest.compose import Digest, DigestStory, ShareLine, TopicSection, topic_label
+from bot.digest.compose import Digest, DigestStory, Link, ShareLine, TopicSection, topic_label
 from bot.digest.limits import DESCRIPTION, pack_messages
 from bot.digest.safety import (
     dlen,
@@ -55,9 +55,18 @@ def _meta(story: DigestStory, *, markdown: bool) -> str:
     parts = [_plural(story.outlet_count, "outlet"), _plural(story.article_count, "article")]
     if story.first_outlet:
         parts.append(f"first: {esc(story.first_outlet)}")
+    if story.lead:
+        parts.append(esc(story.lead))
     if story.also_in:
         parts.append("also in " + ", ".join(esc(topic_label(t)) for t in story.also_in))
     return " · ".join(parts)
+
+
+def _label(link: Link) -> str:
+    """The outlet's name, and where the link really goes when it is an aggregator's redirect."""
+    if not link.via:
+        return link.outlet
+    return f"{link.outlet} (via {link.via})" if link.outlet else f"via {link.via}"
 
 
 def _story_block(story: DigestStory, index: int) -> str:
@@ -66,7 +75,7 @@ def _story_block(story: DigestStory, index: int) -> str:
         f"**{index}. {safe_inline(story.title, HEADLINE_LIMIT)}**",
         _meta(story, markdown=True),
     ]
-    links = [masked_link(link.outlet, link.url) for link in story.links]
+    links = [masked_link(_label(link), link.url) for link in story.links]
     links = [link for link in links if link]
     if links:
         lines.append(" · ".join(links))
@@ -171,7 +180,7 @@ def to_markdown(digest: Digest) -> str:
             out.append(f"   {_meta(story, markdown=True)}  ")
             links = []
             for link in story.links:
-                made = masked_link(link.outlet, link.url)
+                made = masked_link(_label(link), link.url)
                 if made:
                     label, _, rest = made.partition("](")
                     links.append(f"{label}](<{rest[:-1]}>)")  # <url> survives odd characters
@@ -201,7 +210,7 @@ def to_text(digest: Digest) -> str:
             for link in story.links:
                 url = safe_url(link.url)
                 if url:
-                    out.append(f"    {link_text(link.outlet, url)}: {url}")
+                    out.append(f"    {link_text(_label(link), url)}: {url}")
         if section.total > len(section.stories):
             out.append(f"    (top {len(section.stories)} of {section.total})")
         out.append("")

@@ -49,6 +49,9 @@ _TAG = re.compile(r"<[^>]*>")
 # Text inside these never reads as prose (feedparser's sanitiser is off, see parse.py).
 _INVISIBLE = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
+# Links inside an item's HTML description: where an aggregator names the publisher's own page.
+_HREF = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
+SUMMARY_LINKS_MAX = 10
 
 
 def _unwrap(url: str) -> str:
@@ -131,6 +134,20 @@ def clean_author(entry: Mapping[str, Any]) -> str | None:
     return ", ".join(seen) or None
 
 
+def summary_links(text: str | None, limit: int = SUMMARY_LINKS_MAX) -> list[str]:
+    """The absolute http(s) links of a description's anchors, in order, each once."""
+    if not text or "href" not in text.lower():
+        return []
+    found: list[str] = []
+    for raw in _HREF.findall(text):
+        url = html.unescape(raw).strip()
+        if url.startswith(("http://", "https://")) and url not in found:
+            found.append(url)
+            if len(found) >= limit:
+                break
+    return found
+
+
 def is_google_news(url: str) -> bool:
     lowered = url.lower()
     # Splitting a URL is the costly part; a URL not even containing the host name skips it.
@@ -151,7 +168,10 @@ def normalise_entry(
 ) -> dict[str, Any] | None:
     """One feedparser entry → an article dict, or None when it has neither link nor title.
 
-    Keys: guid, link, url (canonical), title, summary, author, outlet, published_at, is_aggregated.
+    Keys: guid, link, url (canonical), title, summary, author, outlet, published_at,
+    is_aggregated, and what an aggregator says about the publisher: source_url and source_name
+    (Google News' `<source url=...>name</source>`) and summary_links (the description's links).
+    `bot.feeds.attribute` turns these into the item's outlet and the link to show.
     """
     link = (entry.get("link") or "").strip()
     title = strip_html(entry.get("title"), limit=1000)
@@ -164,14 +184,17 @@ def normalise_entry(
         link = guid_url if guid_url.startswith(("http://", "https://")) else ""
     outlet = feed_outlet
     aggregated = is_google_news(link) or is_google_news(feed_url)
-    if aggregated:
-        source = entry.get("source") or {}
-        source_title = (source.get("title") or "").strip() if isinstance(source, Mapping) else ""
-        if source_title:
-            outlet = source_title
-            suffix = f" - {source_title}"
-            if title.endswith(suffix):
-                title = title[: -len(suffix)].rstrip()
+    source = entry.get("source") or {}
+    if not isinstance(source, Mapping):
+        source = {}
+    source_title = (source.get("title") or "").strip()
+    source_href = (source.get("href") or "").strip()
+    if aggregated and source_title:
+        outlet = source_title
+        suffix = f" - {source_title}"
+        if title.endswith(suffix):
+            title = title[: -len(suffix)].rstrip()
+    raw_summary = entry.get("summary") or entry.get("description")
     published = struct_to_iso(entry.get("published_parsed")) or struct_to_iso(
         entry.get("updated_parsed")
     )
@@ -190,9 +213,12 @@ def normalise_entry(
         "link": link,
         "url": url,
         "title": title,
-        "summary": strip_html(entry.get("summary") or entry.get("description")),
+        "summary": strip_html(raw_summary),
         "author": clean_author(entry),
         "outlet": outlet or None,
         "published_at": published,
         "is_aggregated": aggregated,
+        "source_url": source_href if source_href.startswith(("http://", "https://")) else None,
+        "source_name": source_title or None,
+        "summary_links": summary_links(raw_summary),
     }

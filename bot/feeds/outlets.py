@@ -1,16 +1,16 @@
-"""Who published an article: the outlet registry, domain handling and outlet resolution.
+"""Who published an article: the outlet registry, outlet names and outlet resolution.
 
 The registry (bot/feeds/outlets.csv, one cited row per publisher domain) maps a domain to an
 outlet's name, country (ISO 3166 alpha-2, empty when the site does not say) and kind.
 `feeds.yaml` `outlets:` adds or overrides rows (`validate_overrides`). Pure code: no network,
-no database; the public-suffix rules are built in so nothing is fetched at run time.
+no database; hosts and registrable domains come from bot/feeds/domains.py.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
-import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
+from bot.feeds.domains import ip_address, normalise_host, registrable_domain
 
 DATA_FILE = "outlets.csv"
 COLUMNS = ("domain", "name", "country", "kind", "source")
@@ -33,8 +33,10 @@ KINDS = (
     "newsletter",
     "aggregator",
     "blog",
+    "official",
 )
 AGGREGATOR = "aggregator"
+OFFICIAL = "official"  # a government source: listed among a story's outlets, never its lead
 
 # ISO 3166-1 officially assigned alpha-2 codes (checked against Debian iso-codes 3166-1).
 # "UK" and "EU" are not among them: Britain is GB, and an EU-wide outlet takes its seat's code.
@@ -50,70 +52,6 @@ _ISO_CODES = """
     VI VN VU WF WS YE YT ZA ZM ZW
 """
 ISO_COUNTRIES = frozenset(_ISO_CODES.split())
-
-# Public suffixes of more than one label, for the ccTLDs that register names one level down
-# (bbc.co.uk, people.com.cn). A small built-in subset of the Public Suffix List's ICANN part:
-# enough for news sites, needs no network; an unlisted one makes `registrable_domain` return one
-# label too few (example.gov.xx -> gov.xx), which only costs a registry miss.
-_SECOND_LEVEL = {
-    "uk": "co org me ltd plc net ac gov nhs police sch",
-    "au": "com net org edu gov asn id",
-    "nz": "co net org govt ac school geek gen kiwi maori",
-    "jp": "co ne or ac ad ed go gr lg",
-    "cn": "com net org gov edu ac mil",
-    "hk": "com net org gov edu idv",
-    "mo": "com net org gov edu",
-    "tw": "com net org gov edu idv mil",
-    "kr": "co ne or re pe go mil ac",
-    "in": "co net org firm gen ind ac edu res gov mil nic",
-    "za": "co org net gov ac edu web nom",
-    "sg": "com net org gov edu per",
-    "my": "com net org gov edu mil name",
-    "id": "co or ac go net web sch mil",
-    "th": "co in or ac go mi net",
-    "ph": "com net org gov edu mil ngo",
-    "vn": "com net org gov edu int ac biz info name pro health",
-    "pk": "com net org gov edu fam biz web",
-    "bd": "com net org gov edu ac mil",
-    "lk": "com org gov edu net int ngo sch soc web ltd assn grp hotel ac",
-    "np": "com org net edu gov mil",
-    "bn": "com net org gov edu",
-    "ng": "com org gov edu net name sch mobi",
-    "ke": "co or ne go ac sc me info",
-    "eg": "com net org gov edu eun mil sci",
-    "sa": "com net org gov edu med pub sch",
-    "ae": "co net org gov ac sch mil",
-    "qa": "com net org gov edu mil name sch",
-    "il": "co org net ac gov muni k12 idf",
-    "tr": "com net org gov edu gen biz info av bel pol k12 web tv",
-    "br": "com net org gov edu art blog",
-    "mx": "com net org gob edu",
-    "ar": "com net org gob edu int mil tur",
-    "es": "com nom org gob edu",
-    "ua": "com net org gov edu in",
-    "fr": "gouv asso com",
-}
-MULTI_LABEL_SUFFIXES = frozenset(
-    f"{second}.{tld}" for tld, seconds in _SECOND_LEVEL.items() for second in seconds.split()
-)
-# Hosting platforms whose subdomains are separate publishers (someone.substack.com is a
-# newsletter, not Substack): the Public Suffix List's private part, for these few.
-PLATFORM_SUFFIXES = frozenset(
-    {
-        "blogspot.com",
-        "github.io",
-        "substack.com",
-        "medium.com",
-        "wordpress.com",
-        "tumblr.com",
-        "netlify.app",
-        "pages.dev",
-        "vercel.app",
-    }
-)
-# Leading labels that name a rendering of a site, not a different publisher.
-_VARIANT_LABEL = re.compile(r"^(?:www\d*|m|mobile|amp)$")
-_LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")
 
 
 @dataclass(frozen=True)
@@ -179,8 +117,8 @@ class OutletRegistry:
         for level in self.aliases:
             if key in level:
                 return level[key]
-        # 'BBC News', 'Xinhua News Agency', 'Bloomberg Online': a generic tail, then names and
-        # domains again (not acronyms: a short stem would match too easily).
+        # 'BBC News', 'Xinhua News Agency', 'Bloomberg Online', 'BIS (.gov)': a generic tail,
+        # then names and domains again (not acronyms: a short stem would match too easily).
         stem = _GENERIC_TAIL.sub("", key)
         if stem != key and len(stem) > 1:
             for level in self.aliases[:2]:
@@ -189,87 +127,10 @@ class OutletRegistry:
         return None
 
 
-# ---- hosts and domains ----------------------------------------------------------------------
-
-
-def _host_part(text: str) -> str:
-    """The host out of a URL, host:port or bare host; lowercased, trailing dots dropped."""
-    text = text.strip()
-    if "/" in text or "@" in text:
-        if "://" not in text:
-            text = "//" + text.lstrip("/")
-        try:
-            text = urlsplit(text).netloc.rsplit("@", 1)[-1]
-        except ValueError:
-            return ""
-    if text.startswith("["):  # [v6]:port
-        return text[1 : text.find("]")] if "]" in text else ""
-    if text.count(":") == 1:
-        head, _, port = text.partition(":")
-        if port.isdigit() or not port:
-            text = head
-    return text.lower().rstrip(".")
-
-
-def _ip(host: str) -> str | None:
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).compressed
-    except ValueError:
-        return None
-
-
-def _to_ascii(host: str) -> str:
-    """IDN → punycode (the one form kept); an unencodable host is returned lowercased as is."""
-    if host.isascii():
-        return host
-    try:
-        return host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return host
-
-
-def normalise_host(host: str | None) -> str:
-    """'WWW.Example.COM.:8080' → 'example.com'; IDN to punycode; www/m/amp prefixes dropped
-    while something beyond the registrable domain remains; IP addresses in compressed form.
-    Accepts a bare host, host:port or a whole URL; '' when there is no host."""
-    text = _host_part(host or "")
-    if not text:
-        return ""
-    ip = _ip(text)
-    if ip:
-        return ip
-    text = _to_ascii(text).strip(".")
-    labels = text.split(".")
-    if not all(_LABEL.match(label) for label in labels):
-        return ""  # spaces, empty labels, an IDN that would not encode: not a host
-    keep = len(_registrable_labels(labels))
-    while len(labels) > keep and _VARIANT_LABEL.match(labels[0]):
-        labels = labels[1:]
-    return ".".join(labels)
-
-
-def _registrable_labels(labels: list[str]) -> list[str]:
-    if len(labels) > 2:
-        suffix = ".".join(labels[-2:])
-        if suffix in MULTI_LABEL_SUFFIXES or suffix in PLATFORM_SUFFIXES:
-            return labels[-3:]
-    return labels[-2:]
-
-
-def registrable_domain(host: str | None) -> str:
-    """The domain a publisher registered: 'news.bbc.co.uk' → 'bbc.co.uk', 'm.scmp.com' →
-    'scmp.com', 'someone.substack.com' stays. IP addresses come back as themselves (compressed);
-    a host that is only a public suffix comes back whole; '' when there is no host."""
-    host = normalise_host(host)
-    if not host or _ip(host):
-        return host
-    return ".".join(_registrable_labels(host.split(".")))
-
-
 # ---- names ----------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[a-z0-9]+")
-_GENERIC_TAIL = re.compile(r"(?:newsagency|news|online|com)$")
+_GENERIC_TAIL = re.compile(r"(?:newsagency|news|online|com|gov)$")
 
 
 def _words(name: str) -> list[str]:
@@ -409,7 +270,7 @@ def validate_overrides(raw: Any, source: str | None = None) -> dict[str, OutletO
     for raw_domain, spec in raw.items():
         where = f"outlets.{raw_domain}"
         domain = normalise_host(str(raw_domain)) if isinstance(raw_domain, str) else ""
-        if not domain or _ip(domain) or "." not in domain:
+        if not domain or ip_address(domain) or "." not in domain:
             raise fail(where, "a domain such as example.com", raw_domain)
         if domain in result:
             raise fail(where, "each domain once (www/m/amp prefixes and case ignored)", raw_domain)
@@ -472,9 +333,47 @@ def build_registry(
 
 
 def load_registry(overrides: Mapping[str, OutletOverride] | None = None) -> OutletRegistry:
-    """The shipped registry (package data) with validated overrides applied."""
+    """The shipped registry (package data) with validated overrides applied. Built once per
+    set of overrides and shared: a registry is immutable."""
+    return _registry(tuple(sorted((overrides or {}).items())))
+
+
+@functools.lru_cache(maxsize=8)
+def _registry(overrides: tuple[tuple[str, OutletOverride], ...]) -> OutletRegistry:
     text = resources.files("bot.feeds").joinpath(DATA_FILE).read_text(encoding="utf-8")
-    return build_registry(read_registry(text), overrides)
+    return build_registry(read_registry(text), dict(overrides))
+
+
+def overrides_from_config(outlets: Mapping[str, Any], source: str | None = None) -> dict:
+    """feeds.yaml `outlets:` as the settings hold it (domain -> an object with name, country
+    and kind, None where not given) → validated overrides (`validate_overrides`)."""
+    raw = {
+        domain: {
+            key: getattr(entry, key)
+            for key in ("name", "country", "kind")
+            if getattr(entry, key, None) is not None
+        }
+        for domain, entry in outlets.items()
+    }
+    return validate_overrides(raw, source)
+
+
+def registry_for(settings: Any) -> OutletRegistry:
+    """The registry with the settings' `outlets:` applied."""
+    return load_registry(overrides_from_config(getattr(settings, "outlets", None) or {}))
+
+
+def check_feed_outlet(country: Any, kind: Any, where: str, source: str | None = None) -> None:
+    """A feed's own `country` and `kind` (both optional): one ConfigError line when either is
+    not what the registry itself would accept."""
+    prefix = f"{source}: " if source else ""
+    if country is not None and (not isinstance(country, str) or not _country_ok(country)):
+        hint = _country_hint(country) if isinstance(country, str) else ""
+        raise ConfigError(
+            f"{prefix}{where}.country: expected an ISO 3166 alpha-2 code{hint}, got {country!r}"
+        )
+    if kind is not None and kind not in KINDS:
+        raise ConfigError(f"{prefix}{where}.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
 
 
 # ---- resolution -----------------------------------------------------------------------------
@@ -514,10 +413,14 @@ def resolve_outlet(
     item_source_name: str | None,
     link: str | None,
     registry: OutletRegistry,
+    *,
+    feed_country: str | None = None,
+    feed_kind: str | None = None,
 ) -> Outlet | None:
     """Who published one item, in this order:
 
-    1. the feed's `outlet` (unless it names an aggregator such as Google News);
+    1. the feed's `outlet` (unless it names an aggregator such as Google News), with the
+       feed's own `feed_country` and `feed_kind` over the registry's;
     2. for aggregator items (an aggregator feed, or a link on an aggregator's domain), the item's
        own source: Google News' `<source url=...>name</source>`;
     3. the registry row for the link's domain (subdomains match);
@@ -528,10 +431,11 @@ def resolve_outlet(
     """
     if feed_outlet and feed_outlet.strip():
         entry = registry.entry_for_name(feed_outlet)
-        if entry is None:
-            return Outlet(" ".join(feed_outlet.split()), None, None, None)
-        if entry.kind != AGGREGATOR:
-            return _outlet(entry)
+        kind = feed_kind or (entry.kind if entry else None)
+        if kind != AGGREGATOR:
+            if entry is None:
+                return Outlet(" ".join(feed_outlet.split()), feed_country, kind, None)
+            return Outlet(entry.name, feed_country or entry.country, kind, entry.domain)
         aggregated = True
     else:
         link_entry = registry.entry_for_host(link) if link else None

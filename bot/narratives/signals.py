@@ -23,6 +23,9 @@ _EU_EEA_CODES = (
 EU_EEA = frozenset(_EU_EEA_CODES.split())
 WEST = frozenset({"US", "CA", "GB", "IE", "CH", "AU", "NZ"}) | EU_EEA
 REGIONS = ("china", "west", "other", "unknown")
+# Government sources (BIS, the Federal Register, MOFCOM) are listed among a story's outlets but
+# never count as the first report: the lead compares the press.
+NOT_PRESS = frozenset({"official"})
 
 
 def region_of(country: str | None) -> str | None:
@@ -160,11 +163,12 @@ def story_signals(
 
 
 def lead_of(outlets: Iterable[OutletReport]) -> Lead:
-    """The first dated Chinese and Western outlets and the gap between them in hours."""
+    """The first dated Chinese and Western press outlets and the gap between them in hours
+    (official sources such as BIS or MOFCOM do not count)."""
     first: dict[str, FirstReport] = {}
     for o in outlets:
         region = region_of(o.country)
-        if region is None or o.first_at is None:
+        if region is None or o.first_at is None or o.kind in NOT_PRESS:
             continue
         if region not in first or o.first_at < first[region].at:
             first[region] = FirstReport(o.name, o.first_at)
@@ -182,13 +186,15 @@ def _share(outlets: tuple[OutletReport, ...]) -> dict[str, float]:
     return {r: round(n / total, 3) if total else 0.0 for r, n in counts.items()}
 
 
-def lead_marker(lead: Lead) -> str | None:
+def lead_marker(lead: Lead | Mapping[str, Any] | None) -> str | None:
     """A few words for a digest line: 'CN press first, +3 h', 'West first, +2 h', or None when
-    the lead is unknown. Gaps of two days or more are told in days."""
-    if lead.hours is None:
+    the lead is unknown. Gaps of two days or more are told in days. Takes a `Lead` or its JSON
+    (`Lead.to_json`, as story documents carry it)."""
+    hours = lead.get("hours") if isinstance(lead, Mapping) else getattr(lead, "hours", None)
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or hours != hours:
         return None
-    gap = abs(lead.hours)
+    gap = abs(hours)
     if gap < 0.5:
         return "CN press and West within the hour"
     amount = f"+{round(gap / 24)} d" if gap >= 48 else f"+{round(gap)} h"
-    return f"{'CN press' if lead.hours > 0 else 'West'} first, {amount}"
+    return f"{'CN press' if hours > 0 else 'West'} first, {amount}"

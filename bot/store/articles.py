@@ -1,4 +1,5 @@
-"""The ingest side of `articles`: which of a feed's items are new, and storing them.
+"""The ingest side of `articles`: which of a feed's items are new, and storing them; and each
+story's articles as outlets (`outlet_mentions`) for story signals.
 
 Dedupe runs in layers: guid within the feed, canonical URL anywhere, title +
 publication time within the feed (feeds that rewrite guids and links), and for aggregator items
@@ -10,13 +11,13 @@ one prepared statement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import sqlite_utils
 
 from bot.clock import to_iso
-from bot.models import NewArticle
+from bot.models import NewArticle, OutletMention
 from bot.store.db import transaction
 
 # Google News items carry redirect links, not the outlet's URL: the same story from the same
@@ -28,8 +29,8 @@ _CHUNK = 500
 
 _INSERT = (
     "INSERT OR IGNORE INTO articles (feed_id, url, link, guid, title, summary, "
-    "author, outlet, published_at, fetched_at, topics) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')"
+    "author, outlet, outlet_country, outlet_kind, published_at, fetched_at, topics) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')"
 )
 
 
@@ -143,6 +144,8 @@ def _new_rows(
                 item.summary,
                 item.author,
                 item.outlet,
+                item.outlet_country,
+                item.outlet_kind,
                 published,
                 stamp,
             )
@@ -151,3 +154,25 @@ def _new_rows(
             dated.add((title, published))
         pending.append((item.outlet, title, published))
     return rows
+
+
+def outlet_mentions(
+    db: sqlite_utils.Database, story_ids: Iterable[int]
+) -> dict[int, list[OutletMention]]:
+    """Each story's articles as story signals read them, oldest first (publication time, else
+    fetch time; ties by id); every asked id gets a list."""
+    ids = list(dict.fromkeys(story_ids))
+    out: dict[int, list[OutletMention]] = {sid: [] for sid in ids}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        rows = db.execute(
+            f"""SELECT story_id, id, outlet, outlet_country, outlet_kind, published_at,
+                       duplicate_of
+                FROM articles WHERE story_id IN ({marks})
+                ORDER BY COALESCE(published_at, fetched_at), id""",
+            chunk,
+        ).fetchall()
+        for row in rows:
+            out[row[0]].append(OutletMention(*row))
+    return out

@@ -18,6 +18,7 @@ from bot.models import (
     PendingArticle,
     Story,
     StoryArticle,
+    StoryLead,
     StoryMember,
     StoryState,
     StoryUpdate,
@@ -266,14 +267,24 @@ def create_story(db: sqlite_utils.Database, *, title: str) -> int:
 def save_analyses(
     db: sqlite_utils.Database, analyses: Sequence[ArticleAnalysis], *, model: str
 ) -> None:
-    """Each article's vector, topics, story, near-duplicate and `analyzed_at`, together."""
+    """Each article's vector, topics (with their scores and the definitions' hash), story,
+    near-duplicate and `analyzed_at`, together."""
     with transaction(db):
         vectors.save_article_vectors(db, [(a.id, a.vector) for a in analyses], model=model)
         db.conn.executemany(
-            """UPDATE articles SET topics = ?, story_id = ?, duplicate_of = ?, analyzed_at = ?
+            """UPDATE articles SET topics = ?, story_id = ?, duplicate_of = ?, analyzed_at = ?,
+                   topic_scores = ?, topics_hash = ?
                WHERE id = ?""",
             [
-                (json.dumps(list(a.topics)), a.story_id, a.duplicate_of, a.analyzed_at, a.id)
+                (
+                    json.dumps(list(a.topics)),
+                    a.story_id,
+                    a.duplicate_of,
+                    a.analyzed_at,
+                    json.dumps(a.topic_scores or {}, sort_keys=True),
+                    a.topics_hash,
+                    a.id,
+                )
                 for a in analyses
             ],
         )
@@ -304,4 +315,30 @@ def save_stories(db: sqlite_utils.Database, updates: Sequence[StoryUpdate], *, m
         )
         vectors.save_story_vectors(
             db, [(u.id, u.vector_sum, u.names) for u in updates], model=model
+        )
+
+
+def save_story_leads(db: sqlite_utils.Database, leads: Sequence[StoryLead]) -> None:
+    """Each story's outlet count, first outlet and China/West lead columns, together."""
+    with transaction(db):
+        db.conn.executemany(
+            """UPDATE stories SET outlet_count = ?, first_outlet = ?, first_china_outlet = ?,
+                   first_china_at = ?, first_west_outlet = ?, first_west_at = ?,
+                   lead_hours = ?, china_share = ?, west_share = ?
+               WHERE id = ?""",
+            [
+                (
+                    x.outlet_count,
+                    x.first_outlet,
+                    x.first_china_outlet,
+                    x.first_china_at,
+                    x.first_west_outlet,
+                    x.first_west_at,
+                    x.lead_hours,
+                    x.china_share,
+                    x.west_share,
+                    x.id,
+                )
+                for x in leads
+            ],
         )

@@ -61,7 +61,7 @@ def _assert_consistent(db) -> None:
         q("""SELECT s.id FROM stories s
                 WHERE article_count != (SELECT count(*) FROM articles a WHERE a.story_id = s.id)
                    OR outlet_count != (SELECT count(DISTINCT outlet) FROM articles a
-                                       WHERE a.story_id = s.id)""")
+                                       WHERE a.story_id = s.id AND a.duplicate_of IS NULL)""")
         == []
     )
     assert (

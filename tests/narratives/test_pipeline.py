@@ -67,7 +67,7 @@ def test_analyze_tags_clusters_and_is_idempotent(db, settings):
     assert db.execute("SELECT count(*) FROM article_vectors").fetchone()[0] == 5
     story = story_detail(db, a_story.pop(), now=NOW)
     assert story["first_outlet"] == "Reuters"
-    assert story["outlets"] == ["Reuters", "SCMP", "The Register"]
+    assert [o["name"] for o in story["outlets"]] == ["Reuters", "SCMP", "The Register"]
     assert story["article_count"] == 3 and story["outlet_count"] == 3
 
     again = analyze_pending(db, settings, HashingEmbedder(), now=NOW)
@@ -78,7 +78,8 @@ def test_analyze_tags_clusters_and_is_idempotent(db, settings):
 
 def test_later_run_joins_stories_from_the_archive(db, settings):
     _insert_events(db)
-    analyze_pending(db, settings, HashingEmbedder(), now=NOW)
+    first = analyze_pending(db, settings, HashingEmbedder(), now=NOW)
+    assert (first["new_stories"], first["stories_joined"]) == (2, 0)
     late = insert_article(
         db,
         url="https://news.test/late",
@@ -86,7 +87,8 @@ def test_later_run_joins_stories_from_the_archive(db, settings):
         outlet="AP",
         published_at="2026-11-28T09:00:00Z",
     )
-    analyze_pending(db, settings, HashingEmbedder(), now=NOW)
+    later = analyze_pending(db, settings, HashingEmbedder(), now=NOW)
+    assert (later["new_stories"], later["stories_joined"]) == (0, 1)
     sid = db.execute("SELECT story_id FROM articles WHERE id = ?", [late]).fetchone()[0]
     assert db.execute("SELECT article_count FROM stories WHERE id = ?", [sid]).fetchone()[0] == 4
     _story_counts_consistent(db)

@@ -1,0 +1,180 @@
+"""Who reported a story first, as analyze keeps it and the commands show it: distinct outlets in
+order of first report (syndicated copies add none), the China/West lead from dated articles
+only, and the `stories` columns Datasette reads."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.narratives.pipeline import analyze_pending
+from bot.narratives.stories import recent_stories, refresh_story_leads, story_detail
+
+from .conftest import HashingEmbedder, insert_article
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+TEXT = "Beijing told ByteDance Alibaba and Tencent to stop buying Nvidia RTX Pro 6000D chips"
+
+
+def add(db, outlet, country, kind, hour, title, *, dated=True, url=None):
+    return insert_article(
+        db,
+        url=url or f"https://news.test/{outlet.replace(' ', '-')}/{hour}",
+        title=title,
+        summary=TEXT,
+        outlet=outlet,
+        outlet_country=country,
+        outlet_kind=kind,
+        published_at=f"2026-11-27T{hour:02d}:00:00Z" if dated else None,
+        fetched_at=f"2026-11-27T{hour:02d}:05:00Z",
+    )
+
+
+@pytest.fixture
+def story(db, settings):
+    """SCMP, Global Times and Reuters report it; a copy of Reuters' story on another outlet,
+    an undated report from The Verge and a BIS notice follow."""
+    add(
+        db,
+        "South China Morning Post",
+        "HK",
+        "newspaper",
+        1,
+        "China tells firms to stop buying Nvidia RTX chips",
+    )
+    add(
+        db,
+        "Global Times",
+        "CN",
+        "state media",
+        2,
+        "Chinese firms told to halt buying Nvidia RTX chips",
+    )
+    reuters = "China bans big tech firms from buying Nvidia RTX Pro 6000D chips"
+    add(db, "Reuters", "GB", "wire", 4, reuters)
+    add(db, "Bangkok Post", "TH", "newspaper", 5, reuters)  # the wire story, syndicated
+    add(
+        db,
+        "The Verge",
+        "US",
+        "trade press",
+        9,
+        "China stops tech firms buying Nvidia RTX chips",
+        dated=False,
+    )
+    add(
+        db,
+        "Bureau of Industry and Security",
+        "US",
+        "official",
+        0,
+        "BIS statement on Nvidia RTX chips sales to China",
+    )
+    analyze_pending(db, settings, HashingEmbedder(), now=NOW)
+    ids = {r[0] for r in db.execute("SELECT DISTINCT story_id FROM articles")}
+    assert len(ids) == 1
+    return ids.pop()
+
+
+def test_syndicated_copies_add_no_outlet_and_official_sources_never_lead(db, story):
+    copy = db.execute("SELECT duplicate_of FROM articles WHERE outlet = 'Bangkok Post'").fetchone()[
+        0
+    ]
+    assert copy is not None
+    doc = story_detail(db, story, now=NOW)
+    assert [o["name"] for o in doc["outlets"]] == [
+        "Bureau of Industry and Security",  # published first, but not press
+        "South China Morning Post",
+        "Global Times",
+        "Reuters",
+        "The Verge",  # undated: listed after the dated ones, never first
+    ]
+    assert doc["outlet_count"] == 5
+    assert doc["first_outlet"] == "Bureau of Industry and Security"
+    assert doc["lead"] == {
+        "china": {"outlet": "South China Morning Post", "at": "2026-11-27T01:00:00Z"},
+        "west": {"outlet": "Reuters", "at": "2026-11-27T04:00:00Z"},
+        "hours": 3.0,
+    }
+    assert doc["outlets"][-1] == {
+        "name": "The Verge",
+        "country": "US",
+        "kind": "trade press",
+        "first_at": None,
+    }
+
+
+def test_analyze_keeps_the_stories_columns(db, story):
+    row = db.execute(
+        """SELECT outlet_count, first_outlet, first_china_outlet, first_china_at,
+                  first_west_outlet, first_west_at, lead_hours, china_share, west_share
+           FROM stories WHERE id = ?""",
+        [story],
+    ).fetchone()
+    assert tuple(row) == (
+        5,
+        "Bureau of Industry and Security",
+        "South China Morning Post",
+        "2026-11-27T01:00:00Z",
+        "Reuters",
+        "2026-11-27T04:00:00Z",
+        3.0,
+        0.4,
+        0.6,
+    )
+
+
+def test_undated_articles_never_set_the_lead_and_it_is_null_when_impossible(db):
+    sid = db.execute("INSERT INTO stories (title) VALUES ('t')").lastrowid
+    for outlet, country, hour, dated in (
+        ("Caixin", "CN", 1, False),
+        ("Global Times", "CN", 2, False),
+        ("Reuters", "GB", 3, True),
+    ):
+        aid = add(db, outlet, country, "newspaper", hour, f"{outlet} report", dated=dated)
+        db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [sid, aid])
+    (lead,) = refresh_story_leads(db, [sid])
+    assert (lead.first_china_outlet, lead.first_west_outlet, lead.lead_hours) == (
+        None,
+        "Reuters",
+        None,
+    )
+    doc = story_detail(db, sid, now=NOW)
+    assert doc["lead"] == {
+        "china": None,
+        "west": {"outlet": "Reuters", "at": "2026-11-27T03:00:00Z"},
+        "hours": None,
+    }
+    assert doc["lead_marker"] is None
+    assert [o["first_at"] for o in doc["outlets"]] == ["2026-11-27T03:00:00Z", None, None]
+
+
+def run(tmp_path: Path, db_path, *args):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds: []\n", encoding="utf-8")
+    return CliRunner().invoke(cli, ["--config", str(config), "--db", str(db_path), *args])
+
+
+def test_story_json_and_the_stories_list_show_the_lead(db, db_path, story, tmp_path):
+    one = json.loads(run(tmp_path, db_path, "story", str(story), "--json").stdout)
+    assert set(one["lead"]) == {"china", "west", "hours"}
+    assert set(one["outlets"][0]) == {"name", "country", "kind", "first_at"}
+    assert one["lead_marker"] == "CN press first, +3 h"
+    text = run(tmp_path, db_path, "story", str(story)).stdout
+    assert "lead: CN press first, +3 h" in text
+    assert "South China Morning Post (HK, newspaper)" in text
+    db.execute("UPDATE stories SET topics = '[\"chips\"]' WHERE id = ?", [story])
+    listed = run(tmp_path, db_path, "stories", "--hours", "1000000")
+    assert listed.exit_code == 0, listed.output
+    assert "(CN press first, +3 h)" in listed.stdout
+    assert recent_stories(db, now=NOW, hours=24)[0]["region_share"] == {
+        "china": 0.4,
+        "west": 0.6,
+        "other": 0.0,
+        "unknown": 0.0,
+    }
