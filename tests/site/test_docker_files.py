@@ -21,7 +21,7 @@ import click
 import pytest
 import yaml
 
-from bot.cli import COMMANDS
+from bot.cli import COMMANDS, cli
 from bot.site.health import check_archive, check_url
 
 from .conftest import REPO, free_port
@@ -130,11 +130,15 @@ def test_python_snippets_in_run_lines_name_real_code():
     assert any("Embedder.from_settings" in code for code in snippets)
 
 
-def test_healthchecks_run_modules_that_exist():
+def healthcheck_command() -> list[str]:
     checks = [a for k, a in dockerfile() if k == "HEALTHCHECK"]
     assert len(checks) == 1
-    command = exec_form(checks[0].split("CMD", 1)[1].strip())
-    assert command[:3] == ["python", "-m", "bot.site.health"]
+    return exec_form(checks[0].split("CMD", 1)[1].strip())
+
+
+def test_healthchecks_run_commands_that_exist():
+    # The bot's: the scheduler finishes its jobs (`status --check` reads job_runs).
+    assert healthcheck_command() == ["tokentide", "status", "--check"]
     compose_check = compose()["services"]["archive"]["healthcheck"]["test"]
     assert compose_check[:4] == ["CMD", "python", "-m", "bot.site.health"]
     assert compose_check[4].endswith(":8001/-/versions.json")
@@ -144,14 +148,23 @@ def test_healthchecks_run_modules_that_exist():
 def tokentide_commands() -> list[list[str]]:
     found = [exec_form(a) for k, a in dockerfile() if k == "CMD"]
     found += [s["command"] for s in compose()["services"].values() if "command" in s]
+    found.append(healthcheck_command())
     return [c for c in found if c and c[0] == "tokentide"]
+
+
+def split_command(argv: list[str]) -> tuple[str, list[str]]:
+    """["tokentide", "-v", "run", ...] → ("run", [...]); the group's own options (before the
+    command's name) go through the real group parser."""
+    at = next(i for i, a in enumerate(argv) if a in COMMANDS)
+    cli.make_context("tokentide", argv[1 : at + 1])
+    return argv[at], argv[at + 1 :]
 
 
 def test_every_tokentide_command_used_exists_with_its_options():
     commands = tokentide_commands()
-    assert {c[1] for c in commands} == {"run", "serve"}
+    assert {split_command(c)[0] for c in commands} == {"run", "serve", "status"}
     for argv in commands:
-        name, args = argv[1], argv[2:]
+        name, args = split_command(argv)
         assert name in COMMANDS, argv
         module, attr, _ = COMMANDS[name]
         command = getattr(importlib.import_module(module), attr)
@@ -168,7 +181,7 @@ def test_compose_services_share_the_archive_volume():
     mounts = {name: s["volumes"] for name, s in services.items()}
     assert mounts["bot"] == mounts["archive"] == [f"tokentide-data:{data_dir}"]
     assert "tokentide-data" in doc["volumes"]
-    assert services["bot"]["command"] == ["tokentide", "run"]
+    assert services["bot"]["command"] == ["tokentide", "-v", "run"]  # job summaries at INFO
     serve = services["archive"]["command"]
     assert serve[:2] == ["tokentide", "serve"] and serve[serve.index("--host") + 1] == "0.0.0.0"
     port = serve[serve.index("--port") + 1]
