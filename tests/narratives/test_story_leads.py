@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.clock import to_iso, utcnow
 from bot.narratives.pipeline import analyze_pending
 from bot.narratives.stories import recent_stories, refresh_story_leads, story_detail
 
@@ -168,13 +169,47 @@ def test_story_json_and_the_stories_list_show_the_lead(db, db_path, story, tmp_p
     text = run(tmp_path, db_path, "story", str(story)).stdout
     assert "lead: CN press first, +3 h" in text
     assert "South China Morning Post (HK, newspaper)" in text
-    db.execute("UPDATE stories SET topics = '[\"chips\"]' WHERE id = ?", [story])
-    listed = run(tmp_path, db_path, "stories", "--hours", "1000000")
+    # The command reads the wall clock: date the story's last article now.
+    db.execute(
+        "UPDATE stories SET topics = '[\"chips\"]', last_seen = ? WHERE id = ?",
+        [to_iso(utcnow()), story],
+    )
+    listed = run(tmp_path, db_path, "stories", "--hours", "1")
     assert listed.exit_code == 0, listed.output
     assert "(CN press first, +3 h)" in listed.stdout
-    assert recent_stories(db, now=NOW, hours=24)[0]["region_share"] == {
+    assert recent_stories(db, now=utcnow(), hours=1)[0]["region_share"] == {
         "china": 0.4,
         "west": 0.6,
         "other": 0.0,
         "unknown": 0.0,
     }
+
+
+def _canned_sql(name: str) -> str:
+    import yaml
+
+    import bot
+
+    path = Path(bot.__file__).parent / "site" / "metadata.yaml"
+    meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return next(d["queries"][name]["sql"] for d in meta["databases"].values())
+
+
+def test_the_who_reported_first_query_ranks_outlets_by_stories_led_per_topic(db, story):
+    # A second story on the same topic, broken by Reuters, with SCMP following.
+    sid = db.execute("INSERT INTO stories (title) VALUES ('second')").lastrowid
+    for outlet, country, hour in (("Reuters", "GB", 6), ("South China Morning Post", "HK", 8)):
+        aid = add(db, outlet, country, "newspaper", hour, f"{outlet} second")
+        db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [sid, aid])
+    refresh_story_leads(db, [sid])
+    db.execute("UPDATE stories SET topics = '[\"export_controls\"]'")
+    rows = [dict(r) for r in db.query(_canned_sql("who_reported_first"))]
+    top = {(r["outlet"], r["led"], r["covered"], r["region"]) for r in rows if r["led"]}
+    assert top == {
+        ("Bureau of Industry and Security", 1, 1, "west"),
+        ("Reuters", 1, 2, "west"),
+    }
+    scmp = next(r for r in rows if r["outlet"] == "South China Morning Post")
+    assert (scmp["led"], scmp["covered"], scmp["country"], scmp["region"]) == (0, 2, "HK", "china")
+    assert "Bangkok Post" not in {r["outlet"] for r in rows}  # a syndicated copy covers nothing
+    assert {r["topic"] for r in rows} == {"export_controls"}
