@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval"
 FILES = ("domain_news_dev.jsonl", "uci_news_head.jsonl")
 COVERAGE_TARGET = 0.9
+PRESS = {"wire", "newspaper", "broadcaster", "state media", "trade press", "official"}
 # "Candorium (AP)", "Head Topics (BBC copy)": a copy site naming the outlet it copied.
 _COPIED_FROM = re.compile(
     r"\((?:[^()/]*/)?([^()/]+?)(?:\s+(?:copy|repost|summary|video|mirror))?\)\s*$"
@@ -154,6 +155,11 @@ def coverage_rows(rows: list[dict], registry: OutletRegistry) -> list[str]:
             f"({verdict} target {COVERAGE_TARGET})"
         )
     lines.append("  not covered: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
+    press = [o for o in (article_outlet(r, registry) for r in rows) if o and o.kind in PRESS]
+    known = sum(1 for o in press if o.country)
+    lines.append(
+        f"{'  press outlets only':38} {known}/{len(press)} = {known / max(len(press), 1):.3f}"
+    )
     return lines
 
 
