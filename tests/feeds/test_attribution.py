@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -298,3 +299,29 @@ async def test_scmp_and_google_news_south_china_morning_post_are_one_outlet(
     await poll(db, feed_settings([("scmp", scmp, "SCMP"), ("gn", google)]))
     outlets = {r[0] for r in db.execute("SELECT outlet FROM articles")}
     assert outlets == {"South China Morning Post"}
+
+
+def test_every_shipped_feed_is_an_aggregator_or_an_outlet_with_country_and_kind():
+    from bot.config import load_settings
+    from bot.feeds.outlets import registry_for, resolve_outlet
+
+    settings = load_settings(REPO / "feeds.yaml", env={})
+    registry = registry_for(settings)
+    kinds = Counter()
+    for feed in settings.feeds:
+        outlet = resolve_outlet(
+            feed.outlet,
+            None,
+            None,
+            feed.url,
+            registry,
+            feed_country=feed.country,
+            feed_kind=feed.kind,
+        )
+        if outlet is None:  # Google News, Techmeme: each item names its own outlet
+            kinds["aggregator"] += 1
+            continue
+        assert outlet.country and outlet.kind, feed.name
+        kinds[outlet.country] += 1
+    # China's own press and primary policy sources are among them.
+    assert kinds["CN"] >= 6 and kinds["HK"] >= 9 and kinds["aggregator"] >= 10
