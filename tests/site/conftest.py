@@ -224,6 +224,38 @@ def _fill_tokens(db, now: datetime) -> None:
             }
             for author, country, billions in MAKERS
         )
+        # Prompt/completion split (4:1) so the weeks can be priced, as rankings/models rows are.
+        db.execute(
+            "UPDATE token_usage SET variant = 'standard', prompt_tokens = total_tokens * 4 / 5,"
+            " completion_tokens = total_tokens - total_tokens * 4 / 5 WHERE snapshot_id = ?",
+            [snapshot],
+        )
+    # One made-up price list, fetched before the first week and seen until now: USD per token
+    # (US makers $3/$15 per million, Chinese $0.30/$1.20, mistralai $1/$3; stealth unlisted).
+    prices = {"US": (3e-6, 15e-6), "CN": (0.3e-6, 1.2e-6), "FR": (1e-6, 3e-6)}
+    listed = db["price_snapshots"].insert(
+        {
+            "fetched_at": to_iso(monday - timedelta(weeks=6)),
+            "last_seen_at": to_iso(now),
+            "content_hash": "prices-1",
+            "models": 36,
+        }
+    ).last_pk
+    db["model_prices"].insert_all(
+        {
+            "snapshot_id": listed,
+            "model_id": f"{author}/model-{week}",
+            "canonical_slug": f"{author}/model-{week}",
+            "model": f"{author}/model-{week}",
+            "variant": "standard",
+            "prompt_price": prices[country][0],
+            "completion_price": prices[country][1],
+            "hugging_face_id": f"{author}/Model-{week}" if country != "US" else None,
+        }
+        for week in range(6, 0, -1)
+        for author, country, _ in MAKERS
+        if country in prices
+    )
 
 
 @pytest.fixture(scope="session")

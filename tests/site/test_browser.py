@@ -129,6 +129,19 @@ def test_share_chart_draws_offline(page, server):
     assert page.console_errors == []
 
 
+def test_price_gap_chart_draws_beside_the_share(page, server):
+    page.goto(server + "/-/dashboards/token-share")
+    line = page.locator("#chart-price-gap-over-time svg .mark-line path")
+    line.first.wait_for(state="attached")  # a flat line has no height: never "visible"
+    page.wait_for_timeout(300)
+    shot(page, "price-gap-chart")
+    assert line.count() == 1
+    # One point per week a price list covers: all six (US $5.40/M, CN $0.48/M: 11.25x).
+    points = page.locator("#chart-price-gap-over-time svg .role-mark.mark-symbol path")
+    assert points.count() == 6
+    assert page.console_errors == []
+
+
 def test_story_page_links_to_its_articles(page, server, archive):
     story = archive[1]["cross_outlet_story"]
     page.goto(f"{server}/archive/stories/{story}")
