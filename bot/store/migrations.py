@@ -268,8 +268,10 @@ def _archive_1(db: sqlite_utils.Database) -> None:
 def _breaking_1(db: sqlite_utils.Database) -> None:
     # topic_scores: every topic's probability for the article, so a story is filed under the
     # topic its articles score highest on; topics_hash: the topic definitions (and model) that
-    # tagged it, so `analyze --retag` knows what is left to redo after an interruption. The
-    # partial index finds the stories merged into a story (an alert is sent once per family).
+    # tagged it, so `analyze --retag` knows what is left to redo after an interruption.
+    # stories_merged_from finds the stories merged into a story (one alert per family);
+    # articles_reports answers the breaking-story check's "who reported what, when, lately"
+    # from the index alone.
     _script(
         db,
         """
@@ -277,6 +279,8 @@ def _breaking_1(db: sqlite_utils.Database) -> None:
         ALTER TABLE articles ADD COLUMN topics_hash TEXT;
         CREATE INDEX IF NOT EXISTS stories_merged_from ON stories(merged_into)
             WHERE merged_into IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS articles_reports ON articles(published_at, story_id, outlet)
+            WHERE duplicate_of IS NULL;
         """,
     )
 
@@ -369,46 +373,77 @@ def _outbox_2(db: sqlite_utils.Database) -> None:
     )
 
 
-# articles.topics as rows, whatever wrote the array; malformed or non-array JSON counts as none.
-_ARTICLE_TOPIC_ROWS = """
-    SELECT value, new.id FROM json_each(CASE WHEN NOT json_valid(new.topics) THEN '[]'
-                                             WHEN json_type(new.topics) = 'array' THEN new.topics
-                                             ELSE '[]' END)
-    WHERE type = 'text'"""
+def _topics_table(table: str, name: str, key: str) -> str:
+    """Table `name` with one row per (topic, row of `table`), its backfill and the triggers that
+    keep it in step with `table.topics`, whoever writes the array. Malformed or non-array JSON
+    counts as no topics."""
+
+    def rows(alias: str) -> str:
+        return f"""json_each(CASE WHEN NOT json_valid({alias}.topics) THEN '[]'
+                                  WHEN json_type({alias}.topics) = 'array' THEN {alias}.topics
+                                  ELSE '[]' END) j"""
+
+    insert = f"INSERT OR IGNORE INTO {name} (topic, {key})"
+    return f"""
+        CREATE TABLE {name} (
+            topic TEXT NOT NULL,
+            {key} INTEGER NOT NULL REFERENCES {table}(id),
+            PRIMARY KEY (topic, {key})
+        ) WITHOUT ROWID;
+        CREATE INDEX {name}_{key} ON {name}({key});
+        CREATE TRIGGER {name}_ai AFTER INSERT ON {table} BEGIN
+          {insert} SELECT j.value, new.id FROM {rows("new")} WHERE j.type = 'text';
+        END;
+        CREATE TRIGGER {name}_au AFTER UPDATE OF topics ON {table} BEGIN
+          DELETE FROM {name} WHERE {key} = old.id;
+          {insert} SELECT j.value, new.id FROM {rows("new")} WHERE j.type = 'text';
+        END;
+        CREATE TRIGGER {name}_ad AFTER DELETE ON {table} BEGIN
+          DELETE FROM {name} WHERE {key} = old.id;
+        END;
+        {insert} SELECT j.value, t.id FROM {table} t, {rows("t")} WHERE j.type = 'text';
+        """
 
 
 def _site_2(db: sqlite_utils.Database) -> None:
-    # One row per (topic, article): Datasette's topic facet and filter read this index instead
-    # of parsing every article's JSON (about a second at 500k articles). Triggers keep it in
-    # step with articles.topics, whoever writes the array (analyze, --retag, a script).
+    # One row per (topic, article) and per (topic, story): Datasette's topic facets and filters
+    # read these indexes instead of parsing every row's JSON (about a second at 500k articles).
+    # The outlet registry's columns get indexes for their facets, where this archive has them.
     _script(
         db,
-        f"""
-        CREATE TABLE article_topics (
-            topic TEXT NOT NULL,
-            article_id INTEGER NOT NULL REFERENCES articles(id),
-            PRIMARY KEY (topic, article_id)
-        ) WITHOUT ROWID;
-        CREATE INDEX article_topics_article ON article_topics(article_id);
-        CREATE TRIGGER article_topics_ai AFTER INSERT ON articles BEGIN
-          INSERT OR IGNORE INTO article_topics (topic, article_id) {_ARTICLE_TOPIC_ROWS};
-        END;
-        CREATE TRIGGER article_topics_au AFTER UPDATE OF topics ON articles BEGIN
-          DELETE FROM article_topics WHERE article_id = old.id;
-          INSERT OR IGNORE INTO article_topics (topic, article_id) {_ARTICLE_TOPIC_ROWS};
-        END;
-        CREATE TRIGGER article_topics_ad AFTER DELETE ON articles BEGIN
-          DELETE FROM article_topics WHERE article_id = old.id;
-        END;
-        INSERT OR IGNORE INTO article_topics (topic, article_id)
-          SELECT j.value, a.id
-          FROM articles a, json_each(CASE WHEN NOT json_valid(a.topics) THEN '[]'
-                                          WHEN json_type(a.topics) = 'array' THEN a.topics
-                                          ELSE '[]' END) j
-          WHERE j.type = 'text';
+        _topics_table("articles", "article_topics", "article_id")
+        + _topics_table("stories", "story_topics", "story_id"),
+    )
+    columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
+    for column in ("outlet_country", "outlet_kind"):
+        if column in columns:
+            db.conn.execute(f"CREATE INDEX articles_{column} ON articles({column})")
+
+
+
+def _narratives_2(db: sqlite_utils.Database) -> None:
+    # Narratives: one actor's thread on one subject across stories and months. A story belongs
+    # to at most one; the counts and span are kept in step with its live (not merged) stories.
+    _script(
+        db,
+        """
+        CREATE TABLE narratives (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',             -- the headline of its first story
+            first_story_id INTEGER REFERENCES stories(id),
+            first_seen TEXT,
+            last_seen TEXT,
+            story_count INTEGER NOT NULL DEFAULT 0,
+            article_count INTEGER NOT NULL DEFAULT 0,
+            topics TEXT NOT NULL DEFAULT '[]',          -- carried by at least half its stories
+            names TEXT NOT NULL DEFAULT '[]',           -- names most of its stories share
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX narratives_last_seen ON narratives(last_seen);
+        ALTER TABLE stories ADD COLUMN narrative_id INTEGER REFERENCES narratives(id);
+        CREATE INDEX stories_narrative ON stories(narrative_id) WHERE narrative_id IS NOT NULL;
         """,
     )
-
 
 # (name, function) in the order they run. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
@@ -423,6 +458,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("outlets-1", _outlets_1),
     ("outbox-2", _outbox_2),
     ("site-2", _site_2),
+    ("narratives-2", _narratives_2),
 ]
 
 

@@ -73,8 +73,11 @@ def test_labels_facets_search_and_notes(meta, tables):
     assert tables["stories"]["label_column"] == "title"
     assert tables["feeds"]["label_column"] == "name"
     assert tables["articles"]["fts_table"] == "articles_fts"
-    assert {"array": "topics"} in tables["articles"]["facets"]
-    assert {"outlet", "story_id"} <= {f for f in tables["articles"]["facets"] if isinstance(f, str)}
+    # The topic, outlet and story facets, counted from indexes (bot/site/facets.py).
+    facets = tables["articles"]["facets"]
+    assert {"indexed": {"through": "article_topics", "column": "topic"}} in facets
+    assert {"indexed": "outlet"} in facets and {"indexed": "story_id"} in facets
+    assert tables["stories"]["sort_desc"] == "last_seen"  # newest first
     assert "country" in tables["token_usage"]["facets"]
     assert "Source: OpenRouter (openrouter.ai/rankings)" in meta["source"]
     assert "publishers" in meta["license"]
@@ -97,8 +100,38 @@ def test_chart_uses_the_weekly_share_query(meta, queries):
     assert chart["library"] == "vega-lite"
     assert chart["query"] == queries["share_over_time"]["sql"]
     assert chart["display"]["mark"]["type"] == "line"
-    fields = {v["field"] for v in chart["display"]["encoding"].values()}
-    assert fields == {"week", "share_pct", "country"}
+    encoding = chart["display"]["encoding"]
+    assert {encoding[k]["field"] for k in ("x", "y", "color")} == {"week", "share_pct", "country"}
+
+
+def vega_lite_charts(meta):
+    for slug, dashboard in meta["plugins"]["datasette-dashboards"].items():
+        for name, chart in dashboard["charts"].items():
+            if chart.get("library") == "vega-lite":
+                yield f"{slug}/{name}", chart
+
+
+def test_every_time_axis_says_the_full_date_in_utc(meta):
+    # Vega's default labels weeks "Mon 29", with no month or year, in the browser's time zone.
+    charts = list(vega_lite_charts(meta))
+    assert {"token-share/share-over-time", "story/coverage"} <= {name for name, _ in charts}
+    for name, chart in charts:
+        for channel, spec in chart["display"]["encoding"].items():
+            fields = spec if isinstance(spec, list) else [spec]
+            for field in fields:
+                if field.get("type") != "temporal":
+                    continue
+                if channel == "tooltip":
+                    assert field["timeUnit"].startswith("utc"), (name, field)
+                else:
+                    assert field["scale"] == {"type": "utc"}, (name, channel)
+                    fmt = field["axis"]["format"]
+                assert all(p in field.get("format", fmt) for p in ("%-d", "%b", "%Y")), name
+
+
+def test_canned_queries_have_titles_and_hide_their_sql(queries):
+    for name, spec in queries.items():
+        assert spec.get("title") and spec.get("hide_sql") is True, name
 
 
 QUERY_PARAMS = {

@@ -48,7 +48,7 @@ def test_home_lists_the_tables_and_hides_internal_ones(server):
     for name in ("articles", "stories", "feeds", "token_usage", "token_snapshots"):
         assert tables[name]["hidden"] is False
     for name in ("_migrations", "article_vectors", "articles_fts"):
-        assert tables[name]["hidden"] is True
+        assert name not in tables  # not served at all (tests/site/test_hardening.py)
     home = get(server, "/").text
     assert "Tokentide archive" in home and "articles" in home and "stories" in home
 
@@ -106,6 +106,8 @@ def test_every_write_method_is_refused(server, archive):
     plugins = {p["name"] for p in get(server, "/-/plugins.json").json()}
     # No plugin that writes: a new one here needs a look at what it lets visitors do.
     assert plugins == {
+        "bot.site.facets",
+        "bot.site.front",
         "bot.site.guard",
         "datasette-dashboards",
         "datasette-leaflet",
@@ -130,14 +132,13 @@ PAGES = [
     "/-/metadata.json",
     "/-/plugins.json",
     "/-/versions.json",
-    "/-/databases.json",
     "/-/threads.json",
     "/-/actor.json",
     "/-/config.json",
     "/-/dashboards",
     "/-/dashboards/token-share",
-    "/archive.json?sql=select+*+from+pragma_database_list",
-]
+    "/archive.json?sql=select+*+from+pragma_function_list",
+]  # /-/databases and pragma_database_list() are refused: tests/site/test_hardening.py
 
 
 def test_no_secret_on_any_page_or_in_the_file(server, archive):
@@ -227,6 +228,8 @@ def test_reading_while_the_bot_writes_never_sees_a_locked_database(copy_server, 
         "/archive/articles?_sort_desc=fetched_at",
         "/archive/articles.json?_search=chip",
         "/archive/articles?_facet_array=topics&_facet=outlet",
+        "/archive/articles",
+        "/",
         "/archive/top_stories_this_week",
         "/archive/feed_health.json",
         "/archive/share_over_time.json",
@@ -345,3 +348,12 @@ def test_a_fresh_archive_is_created_migrated_and_served(config_file, tmp_path):
     db = open_db(path, migrate_schema=False)
     assert "core-1" in {r[0] for r in db.execute("SELECT name FROM _migrations")}
     db.close()
+
+
+def test_articles_page_shows_topic_outlet_and_story_facets(server):
+    for query in ("", "?_search=AI", "?outlet=TechCrunch"):
+        page = get(server, f"/archive/articles{query}").text
+        assert "These facets timed out" not in page
+        body = get(server, f"/archive/articles.json{query}").json()
+        shown = {f["name"] for f in body["facet_results"].values() if f["results"]}
+        assert {"topic", "outlet", "story_id"} <= shown, (query, shown)
