@@ -1,19 +1,23 @@
 """Checking a feed URL someone typed into Discord before the poller is allowed to fetch it.
 
 Feeds added from Discord must not turn the bot into a way to reach the operator's private
-network, so the host is resolved and every address it resolves to must be public (unless
-`discord.allow_private_feed_urls`). The operator's own feeds.yaml is not checked: it may point
-anywhere, loopback included.
+network, so the host is resolved and every address it resolves to must be public (see
+`bot.feeds.addresses`). This is the early answer in Discord; the poller checks every hop's
+address again when it connects, so a redirect or a DNS answer that changes later is refused
+too. The operator's own feeds.yaml is not checked: it may point anywhere, loopback included.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 from urllib.parse import urlsplit
 
 from bot.errors import TokentideError
+from bot.feeds.addresses import (
+    AddressPolicy,
+    Resolver,
+    refusal_text,
+    system_resolver,
+)
 
 
 class FeedUrlError(TokentideError):
@@ -37,47 +41,24 @@ def parse_feed_url(url: str) -> tuple[str, int]:
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
-def refused_address(address: str) -> str | None:
-    """Why this IP address is off limits for a Discord-added feed, or None if it is public."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    for label, hit in (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("private", ip.is_private),
-        ("multicast", ip.is_multicast),
-        ("reserved", ip.is_reserved),
-        ("unspecified", ip.is_unspecified),
-    ):
-        if hit:
-            return label
-    if not ip.is_global:
-        return "non-public"
-    return None
-
-
-def check_addresses(host: str, addresses: list[str], *, allow_private: bool) -> None:
-    """Pure: refuse when any resolved address is private (DNS may answer differently later)."""
+def check_addresses(host: str, addresses: list[str], policy: AddressPolicy) -> None:
+    """Pure: refuse when any resolved address is off limits (DNS may answer differently later,
+    so the poller checks again on every connection)."""
     if not addresses:
         raise FeedUrlError(f"{host} did not resolve to any address")
-    if allow_private:
-        return
-    for address in addresses:
-        why = refused_address(address)
-        if why:
-            raise FeedUrlError(
-                f"{host} resolves to a {why} address ({address}); only public hosts can be "
-                "added from Discord (an operator can set discord.allow_private_feed_urls)"
-            )
+    refused = policy.first_refusal(addresses)
+    if refused:
+        raise FeedUrlError(refusal_text(host, *refused))
 
 
-async def check_feed_url(url: str, *, allow_private: bool) -> str:
+async def check_feed_url(
+    url: str, policy: AddressPolicy, *, resolve: Resolver = system_resolver
+) -> str:
     """Resolve and check `url`; returns it stripped, or raises FeedUrlError."""
     host, port = parse_feed_url(url)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+        addresses = await resolve(host, port)
+    except (OSError, UnicodeError) as exc:
         raise FeedUrlError(f"cannot resolve {host}: {exc}") from None
-    check_addresses(host, sorted({info[4][0] for info in infos}), allow_private=allow_private)
+    check_addresses(host, addresses, policy)
     return url.strip()

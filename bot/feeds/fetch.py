@@ -23,6 +23,7 @@ import httpx
 from bot import __version__
 from bot.config import FetchConfig, Settings
 from bot.errors import FeedError
+from bot.feeds.addresses import AddressPolicy, Resolver, refusal_text, system_resolver
 from bot.feeds.schedule import parse_retry_after
 
 PROJECT_URL = "https://github.com/tokentide/tokentide"
@@ -74,30 +75,83 @@ class HostLimiter:
         return self._slots[key]
 
 
+class AddressRefused(FetchError):
+    """A Discord-added feed (or a redirect it followed) reached for a non-public address."""
+
+
+# Request extension marking a request whose every connection must go to a checked address.
+PUBLIC_ONLY = "tokentide.public_only"
+
+
 class PerHostTransport(httpx.AsyncBaseTransport):
     """One small connection pool per origin behind the one shared client.
 
     httpcore's pool scans every pooled connection for every queued request, which grows
     quadratically with a few hundred feeds on dozens of hosts (most of a cycle's CPU in
-    benchmarks/poll.py). Per-origin pools keep each scan to a couple of connections."""
+    benchmarks/poll.py). Per-origin pools keep each scan to a couple of connections.
 
-    def __init__(self, per_host: int) -> None:
+    Requests marked `PUBLIC_ONLY` (feeds added from Discord) get pools of their own: the host
+    is resolved here, every address is checked against `policy`, and the request goes to the
+    checked address itself (TLS still verifies the host name), so a second DNS lookup cannot
+    swap in an internal address, and no connection opened for an operator's feed is reused."""
+
+    def __init__(
+        self,
+        per_host: int,
+        *,
+        policy: AddressPolicy | None = None,
+        resolve: Resolver = system_resolver,
+    ) -> None:
         self._limits = httpx.Limits(
             max_connections=max(per_host * 2, 4), max_keepalive_connections=per_host
         )
-        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+        self._pools: dict[tuple[bool, bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
         self._ssl: ssl.SSLContext | None = None  # loading the CA bundle costs ~0.1 s: once
+        self._policy = policy or AddressPolicy()
+        self._resolve = resolve
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        key = (url.raw_scheme, url.raw_host, url.port)
+    def _pool(self, key: tuple[bool, bytes, bytes, int | None]) -> httpx.AsyncHTTPTransport:
         pool = self._pools.get(key)
         if pool is None:
             if self._ssl is None:
                 self._ssl = httpx.create_ssl_context()
             pool = httpx.AsyncHTTPTransport(limits=self._limits, verify=self._ssl)
             self._pools[key] = pool
+        return pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        checked = bool(request.extensions.get(PUBLIC_ONLY)) and not self._policy.allow_private
+        pool = self._pool((checked, url.raw_scheme, url.raw_host, url.port))
+        if checked:
+            request = await self._pinned(request)
         return await pool.handle_async_request(request)
+
+    async def _pinned(self, request: httpx.Request) -> httpx.Request:
+        """The same request sent to a checked address of its host (AddressRefused if none)."""
+        url = request.url
+        host = url.raw_host.decode("ascii")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            addresses = await self._resolve(host, port)
+        except (OSError, UnicodeError):
+            raise FetchError(f"DNS lookup failed for {url.host}", unreachable=True) from None
+        if not addresses:
+            raise FetchError(f"{url.host} did not resolve to any address", unreachable=True)
+        refused = self._policy.first_refusal(addresses)
+        if refused:
+            raise AddressRefused(refusal_text(url.host, *refused))
+        extensions = {k: v for k, v in request.extensions.items() if k != PUBLIC_ONLY}
+        if url.scheme == "https":
+            extensions["sni_hostname"] = host
+        # The Host header already names the host; only the connection target changes.
+        return httpx.Request(
+            request.method,
+            url.copy_with(host=addresses[0]),
+            headers=request.headers,
+            stream=request.stream,
+            extensions=extensions,
+        )
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
@@ -109,8 +163,10 @@ def user_agent(settings: Settings) -> str:
     return settings.fetch.user_agent or f"Tokentide/{__version__} (+{PROJECT_URL})"
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
-    """The one client for feed HTTP; build it once at start-up and pass it around."""
+def make_client(settings: Settings, *, resolve: Resolver = system_resolver) -> httpx.AsyncClient:
+    """The one client for feed HTTP; build it once at start-up and pass it around.
+
+    `resolve` is the DNS lookup behind feeds added from Discord (see PerHostTransport)."""
     cfg = settings.fetch
     return httpx.AsyncClient(
         headers={
@@ -121,7 +177,9 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
         },
         follow_redirects=False,
         timeout=httpx.Timeout(cfg.timeout_s),
-        transport=PerHostTransport(cfg.per_host),
+        transport=PerHostTransport(
+            cfg.per_host, policy=AddressPolicy.from_settings(settings.discord), resolve=resolve
+        ),
     )
 
 
@@ -214,9 +272,14 @@ async def fetch_feed(
     cfg: FetchConfig,
     limiter: HostLimiter,
     now: datetime,
+    public_only: bool = False,
 ) -> Fetched:
     """GET a feed conditionally. Returns 200 with the body or 304; raises FetchError with a
-    message fit for the feeds table. The timeout covers every hop and the whole body."""
+    message fit for the feeds table. The timeout covers every hop and the whole body.
+
+    `public_only` (feeds added from Discord) checks the address of every hop as it connects:
+    a redirect, or a name that resolves differently now, to an internal address is refused
+    with AddressRefused."""
     headers: dict[str, str] = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -235,7 +298,11 @@ async def fetch_feed(
                 deadline = loop.time() + cfg.timeout_s
             try:
                 async with asyncio.timeout_at(deadline):
-                    result = await _one_hop(client, current, headers, cfg, now)
+                    result = await _one_hop(client, current, headers, cfg, now, public_only)
+            except AddressRefused as exc:
+                if current == url:
+                    raise
+                raise AddressRefused(f"redirected to {current}: {exc}") from None
             except TimeoutError:
                 raise FetchError(
                     f"timed out after {cfg.timeout_s:g} s (slow or stalled server at {host})"
@@ -268,9 +335,11 @@ async def _one_hop(
     headers: dict[str, str],
     cfg: FetchConfig,
     now: datetime,
+    public_only: bool = False,
 ) -> Fetched | str:
     """One request: a Fetched result, or the absolute URL a redirect points to."""
-    async with client.stream("GET", url, headers=headers) as resp:
+    extensions = {PUBLIC_ONLY: True} if public_only else None
+    async with client.stream("GET", url, headers=headers, extensions=extensions) as resp:
         status = resp.status_code
         if status in REDIRECT_CODES:
             location = resp.headers.get("location")

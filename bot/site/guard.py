@@ -46,6 +46,20 @@ def permission_allowed(actor, action, resource):
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Datasette's list of attached databases shows the archive's path on the server's disk,
+# which is nobody's business; the archive itself is at /archive.
+PATH_PAGES = ("/-/databases",)
+
+
+async def _answer(send, status: int, text: bytes, headers: list | None = None) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *(headers or [])],
+        }
+    )
+    await send({"type": "http.response.body", "body": text})
 
 
 @hookimpl
@@ -55,17 +69,11 @@ def asgi_wrapper(datasette):
     def wrap(app):
         async def read_only(scope, receive, send):
             if scope["type"] == "http" and scope["method"] not in READ_METHODS:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 405,
-                        "headers": [
-                            (b"content-type", b"text/plain; charset=utf-8"),
-                            (b"allow", b"GET, HEAD, OPTIONS"),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": b"The archive is read-only.\n"})
+                allow = [(b"allow", b"GET, HEAD, OPTIONS")]
+                await _answer(send, 405, b"The archive is read-only.\n", allow)
+                return
+            if scope["type"] == "http" and scope["path"].startswith(PATH_PAGES):
+                await _answer(send, 404, b"Not found.\n")
                 return
             await app(scope, receive, send)
 

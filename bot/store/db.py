@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,8 +50,10 @@ def open_db(path: str | Path, *, migrate_schema: bool = True) -> sqlite_utils.Da
         db = sqlite_utils.Database(conn)
         if migrate_schema:
             migrate(db)
+    except StoreError:
+        raise
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the archive: {exc}") from None
+        raise archive_error(exc, path, "cannot open the archive") from None
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the archive: {exc}") from None
     return db
@@ -71,7 +73,7 @@ def open_read_only(path: str | Path, *, timeout: float = 30) -> sqlite_utils.Dat
         conn = _connect(read_only_uri(path), uri=True, timeout=timeout)
         conn.execute("PRAGMA query_only = ON")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the archive: {exc}") from None
+        raise archive_error(exc, path, "cannot open the archive") from None
     return sqlite_utils.Database(conn)
 
 
@@ -113,9 +115,45 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise
 
 
-def read_only_connection(path: str | Path, *, timeout: float = 30) -> sqlite3.Connection:
-    """The sqlite3 connection behind `open_read_only`, for a library that wants one (Datasette)."""
-    return open_read_only(path, timeout=timeout).conn
+def read_only_connection(
+    path: str | Path,
+    *,
+    timeout: float = 30,
+    max_value_bytes: int | None = None,
+    unreadable: Iterable[str] | None = None,
+) -> sqlite3.Connection:
+    """The sqlite3 connection behind `open_read_only`, for a library that wants one (Datasette).
+
+    For visitors' SQL: `max_value_bytes` is SQLite's limit on any one string or blob (a query
+    making a bigger one fails with "string or blob too big" before allocating it); every
+    column of the tables named in `unreadable` reads as NULL (so counting rows, as Datasette's
+    pages do, still works); and the pragma that shows the archive's file path is refused."""
+    conn = open_read_only(path, timeout=timeout).conn
+    if max_value_bytes is not None:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_value_bytes)
+    if unreadable is not None:
+        hidden = frozenset(name.lower() for name in unreadable)
+
+        def authorize(action: int, table: str | None, *_: object) -> int:
+            if action != sqlite3.SQLITE_READ or not table:
+                return sqlite3.SQLITE_OK
+            if table.lower() == "pragma_database_list":
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_IGNORE if table.lower() in hidden else sqlite3.SQLITE_OK
+
+        conn.set_authorizer(authorize)
+    return conn
+
+
+def limit_sqlite_heap(max_bytes: int) -> None:
+    """Cap the memory SQLite may hold in this whole process (its hard heap limit): a query
+    needing more fails with "out of memory" instead of growing the process. For a process
+    that only serves reads (`tokentide serve`)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(f"PRAGMA hard_heap_limit = {int(max_bytes)}")
+    finally:
+        conn.close()
 
 
 @contextmanager
@@ -126,7 +164,60 @@ def refused_write(what: str) -> Iterator[None]:
     try:
         yield
     except sqlite3.DatabaseError as exc:
-        raise StoreError(
-            f"{what}: the archive refused the write ({exc}); nothing of it was stored. "
-            "Fix that (e.g. free disk space) and run again."
-        ) from exc
+        raise archive_error(exc, None, what) from exc
+
+
+class ArchiveProblem(StoreError):
+    """SQLite could not do its work on the archive file: the disk is full, a page is damaged,
+    another process held the lock too long. The message starts with the kind ("archive disk
+    full:", "archive damaged:", ...) and names the file and the work when they are known; the
+    CLI fills in the file (`at`) when the store, deep down, did not know it."""
+
+    def __init__(
+        self, exc: sqlite3.Error, *, path: str | Path | None = None, what: str | None = None
+    ) -> None:
+        self.exc, self.path, self.what = exc, path, what
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        self.kind = {
+            sqlite3.SQLITE_FULL: "full",
+            sqlite3.SQLITE_CORRUPT: "damaged",
+            sqlite3.SQLITE_NOTADB: "damaged",
+            sqlite3.SQLITE_BUSY: "busy",
+            sqlite3.SQLITE_LOCKED: "busy",
+        }.get(code, "other")
+        super().__init__(self._text())
+
+    def at(self, path: str | Path | None) -> ArchiveProblem:
+        """The same problem naming `path`, unless it already names a file."""
+        if self.path is not None or path is None:
+            return self
+        return ArchiveProblem(self.exc, path=path, what=self.what)
+
+    def _text(self) -> str:
+        where = "".join(f"{x}: " for x in (self.path, self.what) if x)
+        if self.kind == "full":
+            return (
+                f"archive disk full: {where}{self.exc}; nothing of it was stored. Free disk "
+                "space and run the command again: it carries on where it stopped."
+            )
+        if self.kind == "damaged":
+            name = self.path or "the archive file"
+            return (
+                f"archive damaged: {where}{self.exc}. Restore it from a backup, or copy out what "
+                f"is readable with `sqlite3 {name} .recover | sqlite3 recovered.db`."
+            )
+        if self.kind == "busy":
+            return f"archive busy: {where}{self.exc}; another process held it too long. Run again."
+        if self.what and self.path is None:
+            return (
+                f"{self.what}: the archive refused the write ({self.exc}); nothing of it was "
+                "stored. Fix that and run again."
+            )
+        return f"archive error: {where}{self.exc}"
+
+
+def archive_error(
+    exc: sqlite3.Error, path: str | Path | None = None, what: str | None = None
+) -> ArchiveProblem:
+    """One line for an error SQLite raised, saying what to do about it (see ArchiveProblem)."""
+    return ArchiveProblem(exc, path=path, what=what)

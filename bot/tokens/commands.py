@@ -9,6 +9,7 @@ import json
 import click
 
 from bot.clock import utcnow
+from bot.params import count
 
 
 @click.command("poll-tokens")
@@ -70,7 +71,9 @@ def poll_tokens_cmd(obj, as_json: bool) -> None:
 @click.option("--period", type=click.Choice(["day", "week"]), default="week", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (fractions).")
 @click.option("--chart", "chart", metavar="FILE.png", help="Also write a PNG of shares over time.")
-@click.option("--top", default=15, show_default=True, help="Rows shown in the text table.")
+@click.option(
+    "--top", type=count(1000), default=15, show_default=True, help="Rows shown in the text table."
+)
 @click.pass_obj
 def share_cmd(obj, by: str, period: str, as_json: bool, chart: str | None, top: int) -> None:
     """Token share by country, author or model for the latest complete period, with the
@@ -152,7 +155,9 @@ def backfill_tokens_cmd(obj, days: int) -> None:
 @click.option(
     "--chart", "chart", metavar="FILE.png", help="Also write a PNG of prices and the gap over time."
 )
-@click.option("--top", default=15, show_default=True, help="Rows shown in the text table.")
+@click.option(
+    "--top", type=count(1000), default=15, show_default=True, help="Rows shown in the text table."
+)
 @click.pass_obj
 def prices_cmd(obj, by: str, period: str, as_json: bool, chart: str | None, top: int) -> None:
     """Blended token price (USD per million tokens) by country, author or model for the period
