@@ -19,9 +19,15 @@ from typing import Any
 import yaml
 
 from bot.errors import StoreError
+from bot.site.limits import AnswerBudget, answer_limit, heap_limit, out_of_memory, value_limit
 from bot.store.db import read_only_connection
 
 ARCHIVE_NAME = "archive"
+
+# Tables with the bot's own state (bookkeeping, chat state, raw vectors): hidden, their pages
+# refused by metadata.yaml (`allow: false`), and unreadable from visitors' SQL too. The search
+# index's tables are hidden and refused as pages, but stay readable: full-text search reads them.
+INTERNAL_TABLES = frozenset({"_migrations", "chat_state", "article_vectors", "story_vectors"})
 
 # A reader waits this long for SQLite's locks rather than failing with "database is locked".
 # In WAL mode readers rarely wait at all; this covers checkpoints and schema changes.
@@ -46,8 +52,17 @@ def load_metadata() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = None):
+def build_datasette(
+    db_path: str | Path,
+    *,
+    metadata: dict[str, Any] | None = None,
+    max_payload_bytes: int = 32 * 1024 * 1024,
+    settings: dict[str, Any] | None = None,
+):
     """A Datasette (not started) serving `db_path` read-only as "archive".
+
+    `max_payload_bytes` is the largest value the bot stores (`openrouter.max_bytes`); queries
+    are bounded by it (see bot.site.limits).
 
     The caller opens the archive with `bot.store.db.open_db` first, so the file exists and its
     schema is current; a missing file here is a StoreError rather than an empty new database.
@@ -55,12 +70,14 @@ def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = No
     from datasette.app import Datasette
     from datasette.database import Database
 
-    from bot.site import guard
+    from bot.site import facets, front, guard
 
     path = Path(db_path)
     if not path.is_file():
         raise StoreError(f"{path}: no archive here (run `tokentide poll` or pass --db FILE)")
     guard.register()
+    facets.register()
+    front.register()
     # When `rich` is importable (typer brings it), Datasette prints a traceback with locals for
     # every 4xx, a 404 included: about a second of CPU per bad URL and a flooded log. The
     # answer to the visitor is the same without it. (Looked up only now: imported before
@@ -69,12 +86,15 @@ def build_datasette(db_path: str | Path, *, metadata: dict[str, Any] | None = No
     ds = Datasette(
         [],
         metadata=metadata if metadata is not None else load_metadata(),
-        settings=DATASETTE_SETTINGS,
+        settings={**DATASETTE_SETTINGS, **(settings or {})},
         template_dir=str(resources.files("bot.site").joinpath("templates")),
     )
     # With no files Datasette adds an empty in-memory database; visitors have no use for it.
     ds.remove_database("_memory")
-    ds.add_database(_read_only_database(Database)(ds, path=str(path)), name=ARCHIVE_NAME)
+    archive = _read_only_database(Database)(
+        ds, path=str(path), max_value_bytes=value_limit(max_payload_bytes)
+    )
+    ds.add_database(archive, name=ARCHIVE_NAME)
     return ds
 
 
@@ -84,18 +104,39 @@ def _read_only_database(base: type) -> type:
     Datasette builds `file:{path}?mode=ro` unquoted, so a path holding "#", "?" or "%" opens
     the wrong file (or none); the store quotes it, and sets `query_only`, so even a write that
     got past the guard would be refused by SQLite itself. No write connection is handed out.
+    Every query is bounded in memory (bot.site.limits) and cannot read INTERNAL_TABLES.
     """
 
     class ArchiveDatabase(base):
-        def __init__(self, ds, path: str):
+        def __init__(self, ds, path: str, max_value_bytes: int):
             super().__init__(ds, path=path, is_mutable=True)
+            self.max_value_bytes = max_value_bytes
+            self.max_answer_bytes = answer_limit(max_value_bytes)
 
         def connect(self, write: bool = False) -> sqlite3.Connection:
             if write:
                 raise StoreError("the archive is served read-only: Datasette may not write")
-            conn = read_only_connection(self.path, timeout=BUSY_TIMEOUT_S)
+            conn = read_only_connection(
+                self.path,
+                timeout=BUSY_TIMEOUT_S,
+                max_value_bytes=self.max_value_bytes,
+                unreadable=INTERNAL_TABLES,
+            )
             self._all_file_connections.append(conn)  # closed with the Database
             return conn
+
+        async def execute_fn(self, fn):
+            # Each query gets its own budget; Datasette's connections live one per thread.
+            def bounded(conn: sqlite3.Connection):
+                conn.row_factory = AnswerBudget(self.max_answer_bytes)
+                try:
+                    return fn(conn)
+                except MemoryError:
+                    raise out_of_memory(heap_limit(self.max_value_bytes)) from None
+                finally:
+                    conn.row_factory = sqlite3.Row
+
+            return await super().execute_fn(bounded)
 
     return ArchiveDatabase
 
@@ -104,4 +145,14 @@ def run_server(ds, *, host: str, port: int) -> None:
     """Serve until interrupted. Datasette runs its startup hooks on the first request."""
     import uvicorn
 
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)
+    # log_config=None: uvicorn's records go through the root logger, whose handlers redact
+    # secrets (bot.logs), instead of handlers of its own.
+    uvicorn.run(
+        ds.app(),
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=None,
+        lifespan="on",
+        workers=1,
+    )
