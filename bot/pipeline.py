@@ -20,16 +20,19 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import sqlite_utils
 
 from bot.app import App
+from bot.clock import to_iso
 from bot.config import Settings, destination_for
 from bot.digest.compose import Digest, compose_digest
 from bot.digest.payload import check_hours, digest_key, digest_payload
 from bot.errors import TokentideError
 from bot.store import outbox, runs
+from bot.summaries import is_idle, summarize
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,8 @@ JOB_ERRORS = (TokentideError, httpx.HTTPError, OSError)
 async def record_run(
     app: App, job: str, work: Callable[[], Awaitable[dict]], *, now: datetime
 ) -> dict[str, Any]:
-    """Run `work`, recording it in job_runs. Returns {"job", "status", ...detail or "error"}."""
+    """Run `work`, recording it in job_runs, and log its one-line summary (bot/summaries.py).
+    Returns {"job", "status", ...detail or "error", "duration_s"}."""
     run_id = runs.start_run(app.db, job, now=now)
     started = time.monotonic()
     status, detail, error = "ok", {}, None
@@ -56,7 +60,6 @@ async def record_run(
         detail = await work() or {}
     except JOB_ERRORS as exc:
         status, error = "error", f"{type(exc).__name__}: {exc}"
-        log.warning("job %s failed: %s", job, error)
     except asyncio.CancelledError:
         status, error = "cancelled", "stopped by shutdown"
         finish()
@@ -71,6 +74,9 @@ async def record_run(
     result = {"job": job, "status": status, **detail}
     if error:
         result["error"] = error
+    result["duration_s"] = round(time.monotonic() - started, 3)
+    level = logging.WARNING if error else logging.DEBUG if is_idle(result) else logging.INFO
+    log.log(level, "%s", summarize(result))
     return result
 
 
@@ -93,20 +99,48 @@ async def analyze_job(app: App, *, now: datetime) -> dict[str, Any]:
     async def work() -> dict:
         from bot.narratives.pipeline import analyze_pending
 
+        # wait=False: while a CLI `analyze` holds the archive this tick skips ("held").
         return await app.in_thread(
-            lambda db: analyze_pending(db, app.settings, app.embedder, now=now), write=True
+            lambda db: analyze_pending(db, app.settings, app.embedder, now=now, wait=False),
+            write=True,
         )
 
     return await record_run(app, "analyze", work, now=now)
+
+
+async def breaking_alerts_job(app: App, *, now: datetime) -> dict[str, Any]:
+    async def work() -> dict:
+        return await app.in_thread(
+            lambda db: enqueue_breaking_alerts(db, app.settings, now=now), write=True
+        )
+
+    return await record_run(app, "breaking_alerts", work, now=now)
 
 
 async def poll_tokens_job(app: App, *, now: datetime) -> dict[str, Any]:
     async def work() -> dict:
         from bot.tokens.poll import poll_tokens
 
-        return await poll_tokens(app.db, app.settings, app.api_client, now=now)
+        result = await poll_tokens(app.db, app.settings, app.api_client, now=now)
+        return {**result, "share": tracked_share(app.db, app.settings, now=now)}
 
     return await record_run(app, "poll_tokens", work, now=now)
+
+
+def tracked_share(db: sqlite_utils.Database, settings: Settings, *, now: datetime) -> dict | None:
+    """The current weekly share of the tracked countries (openrouter.alert.track) with their
+    moves in points, for the tokens summary; None before a complete period exists."""
+    from bot.tokens.report import current_share
+
+    doc = current_share(db, by="country", period="week", now=now)
+    if doc is None:
+        return None
+    track = settings.openrouter.alert.track
+    return {
+        "period": doc["period"],
+        "shares": {c: doc["shares"].get(c, 0.0) for c in track},
+        "deltas": {c: doc["deltas"][c] for c in track if c in doc["deltas"]},
+    }
 
 
 async def detect_changes_job(app: App, *, now: datetime) -> dict[str, Any]:
@@ -152,18 +186,26 @@ async def deliver_job(app: App, *, now: datetime) -> dict[str, Any]:
     return await record_run(app, "deliver", work, now=now)
 
 
-async def run_cycle(app: App, *, now: datetime) -> list[dict[str, Any]]:
+async def run_cycle(
+    app: App, *, now: datetime, report: Callable[[dict[str, Any]], None] | None = None
+) -> list[dict[str, Any]]:
     """One full cycle in order (`tokentide run --once`). Each step's failure is recorded and
-    the cycle goes on."""
+    the cycle goes on; `report` sees each step's result as soon as it is done."""
     steps = (
         poll_feeds_job,
         analyze_job,
+        breaking_alerts_job,
         poll_tokens_job,
         detect_changes_job,
         daily_digest_job,
         deliver_job,
     )
-    return [await step(app, now=now) for step in steps]
+    results = []
+    for step in steps:
+        results.append(await step(app, now=now))
+        if report is not None:
+            report(results[-1])
+    return results
 
 
 # --- the digest: gather from the archive, compose (pure), enqueue ---------------------------
@@ -174,6 +216,7 @@ def build_digest(
 ) -> Digest:
     """Read the period's stories and the token share, and compose the digest."""
     from bot.narratives.stories import recent_stories
+    from bot.tokens.price_report import prices_if_any
     from bot.tokens.report import current_share
 
     span = check_hours(settings, hours)
@@ -185,6 +228,7 @@ def build_digest(
         per_topic=settings.digest.per_topic,
         topics=list(settings.topics),
         timezone=settings.digest.timezone,
+        prices=prices_if_any(db, now=now, pair=settings.openrouter.alert.track),
     )
 
 
@@ -241,3 +285,70 @@ def compose_and_enqueue_digest(
         now=now,
         replace_existing=force,
     )
+
+
+# --- breaking-story alerts: find (narratives), compose (pure), queue with the daily cap ------
+
+
+def local_day(settings: Settings, now: datetime) -> tuple[str, str]:
+    """[start, end) of `now`'s calendar day in `digest.timezone`, as archive ISO times."""
+    zone = ZoneInfo(settings.digest.timezone)
+    start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return to_iso(start), to_iso(end)
+
+
+def enqueue_breaking_alerts(
+    db: sqlite_utils.Database, settings: Settings, *, now: datetime
+) -> dict[str, Any]:
+    """Queue one `story_alert` per story that broke within `alerts.breaking.window_hours`,
+    at most `alerts.breaking.max_per_day` a day. Returns counts and the queued delivery ids."""
+    from bot.digest.story_alert import compose_story_alert, story_alert_payload
+    from bot.narratives.breaking import (
+        family_articles,
+        find_breaking,
+        registry_outlet_info,
+        signals_of,
+    )
+    from bot.store import signals
+
+    conf = settings.alerts.breaking
+    if not conf.enabled:
+        return {"enabled": False}
+    day = local_day(settings, now)
+    room = max(conf.max_per_day - signals.alerts_between(db, since=day[0], until=day[1]), 0)
+    if not room:
+        return {"queued": [], "daily_cap_reached": True}  # nothing more can go out today
+    found, counts = find_breaking(db, settings, now=now)
+    result: dict[str, Any] = {**counts, "queued": [], "capped": max(len(found) - room, 0)}
+    if not found[:room]:
+        return result
+    from bot.feeds.outlets import load_registry
+
+    outlet_info = registry_outlet_info(load_registry())  # countries for the lead
+    for item in found[:room]:
+        item = family_articles(db, item)
+        alert = compose_story_alert(
+            {"id": item.story.id, "title": item.story.title, "topics": item.story.topics},
+            [{k: getattr(a, k) for k in ("outlet", "url", "duplicate_of")} for a in item.articles],
+            signals_of(item.articles, outlet_info),
+            broke_at=item.broke_at,
+            window_hours=conf.window_hours,
+            topics=list(settings.topics),
+            timezone=settings.digest.timezone,
+        )
+        delivery, outcome = signals.enqueue_story_alert(
+            db,
+            story_id=item.story.id,
+            family=item.family,
+            destination=destination_for(settings),
+            payload=story_alert_payload(alert),
+            now=now,
+            day=day,
+            max_per_day=conf.max_per_day,
+        )
+        if delivery is not None:
+            result["queued"].append(delivery)
+        elif outcome == "daily cap":
+            result["capped"] += 1
+    return result

@@ -2,8 +2,8 @@
 
 Each command parses its options, calls one function, formats the answer. Quick archive reads
 answer at once; anything that may take longer than Discord's 3-second window (the model for
-/search, drawing the chart for /share, DNS for /feed add) defers first and runs in a worker
-thread on its own archive connection. Errors a person can act on come back as an ephemeral
+/search, drawing the chart for /share, joining prices for /prices, DNS for /feed add) defers
+first and runs in a worker thread on its own archive connection. Errors a person can act on come back as an ephemeral
 reply (see `on_tree_error`); nothing posted here can ping.
 """
 
@@ -26,7 +26,7 @@ from discord import app_commands
 
 from bot.clock import to_iso, utcnow
 from bot.config import Settings
-from bot.digest.safety import masked_link, plain, safe_inline
+from bot.digest.safety import masked_link, plain, safe_inline, safe_url
 from bot.errors import TokentideError
 
 log = logging.getLogger(__name__)
@@ -108,11 +108,48 @@ def share_embed(doc: dict[str, Any], by: str) -> discord.Embed:
     return embed
 
 
+def prices_embed(doc: dict[str, Any], by: str) -> discord.Embed:
+    """The `prices` document (bot.tokens.price_report) as an embed: USD per million tokens."""
+    period = doc.get("period") or {}
+    covered = doc.get("coverage_by_group") or {}
+    lines = []
+    for key, price in list((doc.get("prices") or {}).items())[:15]:
+        change = (doc.get("change") or {}).get(key)
+        moved = f"{change:+.2f}" if isinstance(change, int | float) else ""
+        lines.append(
+            f"{plain(key, 24):<24} ${price:7.2f}  {moved:>6}  {covered.get(key, 0) * 100:3.0f}%"
+        )
+    head = f"{'':<24} {'$/M':>8}  {'change':>6}  priced"
+    embed = discord.Embed(
+        title=f"OpenRouter blended token price by {by}",
+        description="```\n" + "\n".join([head, *lines] if lines else ["no prices"]) + "\n```",
+        colour=COLOUR,
+    )
+    gap = doc.get("gap")
+    if gap:
+        dearer = next(k for k in gap["between"] if k != gap["cheaper"])
+        embed.add_field(
+            name="Price gap", value=f"{dearer} tokens cost {gap['ratio']:.1f}× {gap['cheaper']}'s"
+        )
+    embed.add_field(name="Coverage", value=f"{doc.get('coverage', 0) * 100:.0f}% of tokens priced")
+    embed.add_field(
+        name="Period",
+        value=f"{str(period.get('start', '?'))[:10]} → {str(period.get('end', '?'))[:10]}",
+    )
+    if doc.get("note"):
+        embed.add_field(name="Note", value=plain(doc["note"], 1000), inline=False)
+    embed.set_footer(text=plain(doc.get("citation") or "Source: OpenRouter", 1000))
+    return embed
+
+
 def story_line(story: dict[str, Any], n: int) -> str:
     first = next((a for a in story.get("articles") or [] if a.get("url")), None)
     title = safe_inline(story.get("title") or "(untitled)", 180)
     link = masked_link(story.get("first_outlet") or "link", first["url"]) if first else None
     meta = f"{story.get('outlet_count', 0)} outlets · {story.get('article_count', 0)} articles"
+    topics = [safe_inline(t, 40) for t in story.get("topics") or []]
+    if topics:  # best-first: the story's own topic, then the others
+        meta += f" · {topics[0]}" + (f" (also in {', '.join(topics[1:])})" if topics[1:] else "")
     return f"**{n}.** {title} (#{story.get('id')})\n{meta}" + (f" · {link}" if link else "")
 
 
@@ -132,11 +169,46 @@ def stories_embed(stories: list[dict[str, Any]], *, title: str) -> discord.Embed
     )
 
 
+def _when(iso: Any) -> str:
+    return str(iso or "")[:16].replace("T", " ")
+
+
+def _lead_value(story: dict[str, Any]) -> str:
+    """The lead in a few words, then the first Chinese and first Western report."""
+    lead = story.get("lead") if isinstance(story.get("lead"), dict) else {}
+    lines = [safe_inline(story.get("lead_marker") or "unknown", 100)]
+    for region, label in (("china", "CN/HK"), ("west", "West")):
+        first = lead.get(region)
+        if isinstance(first, dict):
+            name = safe_inline(first.get("outlet") or "?", 80)
+            lines.append(f"{label}: {name} `{_when(first.get('at'))}`")
+        else:
+            lines.append(f"{label}: none dated")
+    return "\n".join(lines)
+
+
+def _outlets_value(story: dict[str, Any], limit: int = 12) -> str:
+    """Distinct outlets in order of first report, with country and kind."""
+    outlets = [o for o in story.get("outlets") or [] if isinstance(o, dict)]
+    lines = []
+    for o in outlets[:limit]:
+        about = ", ".join(str(x) for x in (o.get("country"), o.get("kind")) if x)
+        lines.append(f"{safe_inline(o.get('name') or '?', 60)}" + (f" ({about})" if about else ""))
+    if len(outlets) > limit:
+        lines.append(f"… and {len(outlets) - limit} more")
+    return "\n".join(lines)[:1024] or "none"
+
+
 def story_embed(story: dict[str, Any]) -> discord.Embed:
-    """A `story_detail` document (narratives room) as an embed: the timeline, oldest first."""
+    """A `story_detail` document (narratives room) as an embed: the timeline, oldest first,
+    with the outlets in order of first report and who reported first (China or the West)."""
+    from bot.digest.compose import link_via
+
     lines = []
     for article in (story.get("articles") or [])[:15]:
-        link = masked_link(article.get("outlet") or "link", article.get("url"))
+        via = link_via(str(article.get("url") or ""))
+        label = article.get("outlet") or "link"
+        link = masked_link(f"{label} (via {via})" if via else label, article.get("url"))
         when = (article.get("published_at") or "")[:16].replace("T", " ")
         title = safe_inline(article.get("title") or "", 150)
         lines.append(f"`{when}` {title}" + (f" · {link}" if link else ""))
@@ -148,11 +220,55 @@ def story_embed(story: dict[str, Any]) -> discord.Embed:
     embed.add_field(name="Outlets", value=str(story.get("outlet_count", 0)))
     embed.add_field(name="Articles", value=str(story.get("article_count", 0)))
     embed.add_field(name="First", value=safe_inline(story.get("first_outlet") or "?", 100))
+    embed.add_field(name="Who reported first", value=_lead_value(story), inline=False)
+    embed.add_field(name="Outlets, first report first", value=_outlets_value(story), inline=False)
+    thread = story.get("narrative")
+    if isinstance(thread, dict):
+        embed.add_field(
+            name="Narrative",
+            value=f"#{thread.get('id')} {safe_inline(thread.get('title') or '', 180)} "
+            f"(story {thread.get('position')} of {thread.get('story_count')})",
+            inline=False,
+        )
     embed.set_footer(
         text=f"Story #{story.get('id')} · {story.get('first_seen') or '?'} → "
         f"{story.get('last_seen') or '?'}"
     )
     return embed
+
+
+def narrative_embed(found: dict[str, Any]) -> discord.Embed:
+    """A `narrative_detail` document (narratives room): its stories, oldest first."""
+    lines = [
+        f"`{(s.get('first_seen') or '')[:10]}` #{s.get('id')} "
+        f"{safe_inline(s.get('title') or '(untitled)', 150)} · {s.get('article_count', 0)} art"
+        for s in (found.get("stories") or [])[-20:]
+    ]
+    embed = discord.Embed(
+        title=safe_inline(found.get("title") or "(untitled)", 256),
+        description="\n".join(lines) or "No stories.",
+        colour=COLOUR,
+    )
+    embed.add_field(name="Stories", value=str(found.get("story_count", 0)))
+    embed.add_field(name="Articles", value=str(found.get("article_count", 0)))
+    embed.add_field(name="Momentum", value=str(found.get("momentum", 0)))
+    embed.set_footer(
+        text=f"Narrative #{found.get('id')} · {(found.get('first_seen') or '?')[:10]} → "
+        f"{(found.get('last_seen') or '?')[:10]}"
+    )
+    return embed
+
+
+def narratives_embed(found: list[dict[str, Any]]) -> discord.Embed:
+    """`list_narratives` documents: the most recently active threads."""
+    lines = [
+        f"**#{n.get('id')}** {safe_inline(n.get('title') or '(untitled)', 150)} · "
+        f"{n.get('story_count', 0)} stories since {(n.get('first_seen') or '?')[:10]}"
+        for n in found[:15]
+    ]
+    return discord.Embed(
+        title="Narratives", description="\n".join(lines) or "No narratives yet.", colour=COLOUR
+    )
 
 
 def feeds_embed(db: sqlite_utils.Database) -> discord.Embed:
@@ -233,6 +349,30 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
         else:
             await interaction.followup.send(embed=embed, allowed_mentions=NO_PINGS)
 
+    @tree.command(name="prices", description="Blended token prices on OpenRouter and the CN-US gap")
+    @app_commands.describe(by="Group by country, author or model", period="Week or day")
+    async def prices(
+        interaction: discord.Interaction,
+        by: Literal["country", "author", "model"] = "country",
+        period: Literal["week", "day"] = "week",
+    ) -> None:
+        if by not in ("country", "author", "model") or period not in ("week", "day"):
+            raise TokentideError(
+                f"prices: by must be one of country, author, model and period week or day; "
+                f"got by={by!r} period={period!r}"
+            )
+        await interaction.response.defer(thinking=True)
+        now = ctx.clock()
+        pair = ctx.settings.openrouter.alert.track
+
+        def work(db: sqlite_utils.Database) -> dict:
+            from bot.tokens.price_report import current_prices
+
+            return current_prices(db, by=by, period=period, now=now, pair=pair)
+
+        doc = await _in_thread(ctx, work)
+        await interaction.followup.send(embed=prices_embed(doc, by), allowed_mentions=NO_PINGS)
+
     @tree.command(name="digest", description="The digest of the last hours (default 24)")
     @app_commands.describe(hours="How many hours back (1-168)")
     async def digest(
@@ -253,14 +393,23 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
             )
 
     @tree.command(name="stories", description="Top stories of the last 24 hours")
-    @app_commands.describe(topic="Only this topic (e.g. chips, export_controls)")
-    async def stories(interaction: discord.Interaction, topic: str | None = None) -> None:
+    @app_commands.describe(
+        topic="Only this topic (e.g. chips, export_controls)",
+        show_all="Also stories on none of the tracked topics",
+    )
+    @app_commands.rename(show_all="all")
+    async def stories(
+        interaction: discord.Interaction, topic: str | None = None, show_all: bool = False
+    ) -> None:
         from bot.narratives.stories import recent_stories
 
         if topic is not None and topic not in ctx.settings.topics:
             known = ", ".join(sorted(ctx.settings.topics))
             raise TokentideError(f"unknown topic {topic!r}; known topics: {known}")
-        found = recent_stories(ctx.db, now=ctx.clock(), hours=24, topic=topic, limit=10)
+        tracked = None if show_all else list(ctx.settings.topics)
+        found = recent_stories(
+            ctx.db, now=ctx.clock(), hours=24, topic=topic, limit=10, topics=tracked
+        )
         title = "Top stories, last 24 h" + (f" · {topic}" if topic else "")
         await interaction.response.send_message(
             embed=stories_embed(found, title=title), allowed_mentions=NO_PINGS
@@ -275,6 +424,22 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
         if found is None:
             raise TokentideError(f"no story #{id}: try /stories for current ids")
         await interaction.response.send_message(embed=story_embed(found), allowed_mentions=NO_PINGS)
+
+    @tree.command(name="narrative", description="A narrative's stories; without id, the list")
+    @app_commands.describe(id="Narrative number, as shown by /narrative or /story")
+    async def narrative(
+        interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None
+    ) -> None:
+        from bot.narratives.narratives import list_narratives, narrative_detail
+
+        if id is None:
+            embed = narratives_embed(list_narratives(ctx.db, now=ctx.clock(), limit=15))
+        else:
+            found = narrative_detail(ctx.db, id, now=ctx.clock())
+            if found is None:
+                raise TokentideError(f"no narrative #{id}: try /narrative for current ids")
+            embed = narrative_embed(found)
+        await interaction.response.send_message(embed=embed, allowed_mentions=NO_PINGS)
 
     @tree.command(name="search", description="Search the archive by meaning")
     @app_commands.describe(query="What to look for, in your own words")
@@ -311,19 +476,52 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
     @app_commands.checks.has_permissions(manage_guild=True)
     async def feed_add(interaction: discord.Interaction, url: str) -> None:
         from bot.chat.feed_url import check_feed_url
+        from bot.feeds.addresses import AddressPolicy
 
         await interaction.response.defer(ephemeral=True, thinking=True)  # DNS may be slow
-        checked = await check_feed_url(
-            url, allow_private=ctx.settings.discord.allow_private_feed_urls
-        )
+        checked = await check_feed_url(url, AddressPolicy.from_settings(ctx.settings.discord))
         added = add_feed_row(ctx.db, checked, now=ctx.clock())
         text = "Added; it will be polled on the next cycle." if added else "Already tracked."
+        if not added:
+            from bot.store.feeds import set_discord_feed_enabled
+
+            outcome, _ = set_discord_feed_enabled(ctx.db, checked, enabled=True, now=ctx.clock())
+            if outcome == "done":
+                text = "Switched back on; it will be polled on the next cycle."
         await interaction.followup.send(
             f"{text} <{checked}>", ephemeral=True, allowed_mentions=NO_PINGS
         )
 
+    @feed.command(name="remove", description="Switch off a feed added with /feed add")
+    @app_commands.describe(url="The feed's URL, as /feed add or /feeds shows it")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feed_remove(interaction: discord.Interaction, url: str) -> None:
+        from bot.store.feeds import set_discord_feed_enabled
+
+        target = url.strip()
+        outcome, found = set_discord_feed_enabled(ctx.db, target, enabled=False, now=ctx.clock())
+        await interaction.response.send_message(
+            feed_remove_text(outcome, target, found), ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
     tree.add_command(feed)
     tree.on_error = on_tree_error
+
+
+def feed_remove_text(outcome: str, url: str, feed: Any) -> str:
+    """The reply to /feed remove; refusals raise so they come back as errors."""
+    shown = f"<{safe_url(url) or plain(url, 300)}>"
+    if outcome == "unknown":
+        raise TokentideError(f"no feed has the URL {shown}; /feeds lists the tracked feeds")
+    if outcome == "not discord":
+        where = {"config": "feeds.yaml", "opml": "an OPML import"}.get(feed.origin, feed.origin)
+        raise TokentideError(
+            f"{shown} was added from {where}, not with /feed add; only feeds added in Discord "
+            "can be removed here (the operator edits feeds.yaml)"
+        )
+    if outcome == "unchanged":
+        return f"Already switched off: {shown}"
+    return f"Switched off; it will not be polled again (its articles stay): {shown}"
 
 
 async def on_tree_error(

@@ -148,6 +148,18 @@ def _pts(points: Any) -> str:
     return f"{value:+.1f} pts" if value is not None else "? pts"
 
 
+def _price_gap(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(line, citation) for the price gap an alert cites when it moved, else None."""
+    gap = payload.get("price_gap")
+    if not isinstance(gap, Mapping) or _num(gap.get("to")) is None:
+        return None
+    names = [country_name(str(c)) for c in gap.get("between") or ()][:2]
+    was, now = _num(gap.get("from")), _num(gap.get("to"))
+    cheaper = country_name(str(gap.get("cheaper")))
+    line = f"Price gap {'–'.join(names)}: {was or 0:.1f}× → {now:.1f}× ({cheaper} cheaper)"
+    return line, str(gap.get("citation") or "")
+
+
 def _mover_name(mover: Mapping[str, Any]) -> str:
     name = str(mover.get("name") or "?")
     if mover.get("kind") == "model":
@@ -205,11 +217,16 @@ def render_alert_messages(
         if isinstance(ref, Mapping) and ref.get("start") and ref.get("end"):
             line += f", compared with {str(ref['start'])[:10]} → {str(ref['end'])[:10]}"
         lines.append(line)
+    cites = [str(payload.get("citation") or "Source: OpenRouter")]
+    price_gap = _price_gap(payload)
+    if price_gap:
+        lines.append(safe_inline(price_gap[0], 200))
+        cites += [price_gap[1]] if price_gap[1] else []
     move_embed: dict[str, Any] = {
         "title": safe_inline(_headline(payload), 256),
         "description": "\n".join(lines) or "No country moved past the alert threshold.",
         "color": ALERT_COLOUR,
-        "footer": {"text": plain(payload.get("citation") or "Source: OpenRouter", 500)},
+        "footer": {"text": plain(" · ".join(cites), 1000)},
     }
     mover_lines = [
         f"{safe_inline(_mover_name(m), 80)} ({safe_inline(country_name(str(m.get('country'))), 32)}): "

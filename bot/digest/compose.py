@@ -52,6 +52,8 @@ class DigestStory:
     also_in: tuple[str, ...]
     links: tuple[Link, ...]
     lead: str = ""  # who reported first: "CN press first, +3 h" ('' when unknown)
+    # The narrative it continues: "continues: <thread>, 6th story since April" ('' when none)
+    continues: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class ShareLine:
     period_end: str | None
     in_progress: bool
     entries: tuple[ShareEntry, ...]  # largest first
+    # "China 58% of tokens at $0.37/M; US 38% at $2.37/M; 6.4× price gap" (price_line)
+    prices_text: str | None = None
+    open_weights_text: str | None = None  # "Open weights: China 68%, US 52% of their tokens"
+    prices_citation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,36 @@ def _lead(story: Mapping[str, Any]) -> str:
     return lead_marker(story.get("lead") if isinstance(story.get("lead"), Mapping) else None) or ""
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
+    if 10 <= n % 100 <= 20:
+        return f"{n}th"
+    return f"{n}" + {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
+NARRATIVE_TITLE_LIMIT = 90
+
+
+def continues_line(narrative: Any, now: datetime) -> str:
+    """"continues: <narrative title>, 6th story since April" for a story that is not the first
+    of its narrative (`story_narratives` document); '' otherwise. The year is added when the
+    narrative began in another year than `now`."""
+    if not isinstance(narrative, Mapping):
+        return ""
+    position = int(_num(narrative.get("position"), 0))
+    title = " ".join(str(narrative.get("title") or "").split())
+    if position < 2 or not title:
+        return ""
+    if len(title) > NARRATIVE_TITLE_LIMIT:
+        title = title[: NARRATIVE_TITLE_LIMIT - 1].rsplit(" ", 1)[0] + "…"
+    line = f"continues: {title}, {ordinal(position)} story"
+    began = _ts(narrative.get("first_seen"))
+    if began is not None:
+        month = began.strftime("%B")
+        line += f" since {month}" if began.year == now.year else f" since {month} {began.year}"
+    return line
+
+
 def _headline(story: Mapping[str, Any]) -> str:
     title = str(story.get("title") or "").strip()
     if title:
@@ -181,12 +217,13 @@ def compose_digest(
     per_topic: int,
     topics: Iterable[str],
     timezone: str = "UTC",
+    prices: Mapping[str, Any] | None = None,
 ) -> Digest:
     """Pick and order the top `per_topic` stories for each of `topics` over the last `hours`.
 
     `stories` are `recent_stories` dicts (narratives contract); stories whose last article is
     older than the window are dropped, so a caller may pass a wider list. `share` is the tokens
-    room's `current_share` document or None.
+    room's `current_share` document or None; `prices` its `current_prices` document or None.
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
@@ -229,6 +266,7 @@ def compose_digest(
                 also_in=tuple(own[1:]),
                 links=tuple(links),
                 lead=_lead(story),
+                continues=continues_line(story.get("narrative"), now),
             )
         )
     sections = []
@@ -253,7 +291,7 @@ def compose_digest(
         hours=float(hours),
         timezone=timezone,
         sections=tuple(sections),
-        share=share_line(share),
+        share=with_prices(share_line(share), share, prices),
         story_count=sum(len(s.stories) for s in sections),
         unlisted=unlisted,
     )
@@ -314,4 +352,46 @@ def share_line(share: Mapping[str, Any] | None) -> ShareLine | None:
         period_end=period.get("end"),
         in_progress=in_progress,
         entries=tuple(entries),
+    )
+
+
+def _usd(value: float) -> str:
+    return f"${value:.2f}/M" if value >= 0.1 else f"${value:.3f}/M"
+
+
+def with_prices(
+    line: ShareLine | None, share: Mapping[str, Any] | None, prices: Mapping[str, Any] | None
+) -> ShareLine | None:
+    """`line` with the price sentence, from the tokens room's `current_prices` document for the
+    same period: "China 58% of tokens at $0.37/M; US 38% at $2.37/M; 6.4× price gap"."""
+    if line is None or not isinstance(prices, Mapping) or not isinstance(share, Mapping):
+        return line
+    priced = prices.get("prices") if isinstance(prices.get("prices"), Mapping) else {}
+    if prices.get("period") != share.get("period") or not priced:
+        return line
+    gap = prices.get("gap") if isinstance(prices.get("gap"), Mapping) else None
+    wanted = list(gap.get("between") or ()) if gap else []
+    if len(wanted) < 2:
+        wanted = [e.key for e in line.entries if e.key != "UNKNOWN" and e.key in priced][:2]
+    entries = [e for e in line.entries if e.key in wanted and e.key in priced]
+    if not entries:
+        return line
+    parts = []
+    for n, e in enumerate(entries):
+        tokens = " of tokens" if n == 0 else ""
+        parts.append(f"{e.name} {_pct(e.share)}{tokens} at {_usd(_num(priced[e.key]))}")
+    if gap and gap.get("ratio"):
+        parts.append(f"{_num(gap['ratio']):.1f}× price gap")
+    weights = share.get("open_weights") if isinstance(share.get("open_weights"), Mapping) else {}
+    open_text = None
+    if any(e.key in weights for e in entries):
+        shown = ", ".join(
+            f"{e.name} {_pct(_num(weights[e.key]))}" for e in entries if e.key in weights
+        )
+        open_text = f"Open weights: {shown} of their tokens"
+    return replace(
+        line,
+        prices_text="; ".join(parts),
+        open_weights_text=open_text,
+        prices_citation=str(prices.get("citation") or "") or None,
     )

@@ -59,6 +59,8 @@ def _meta(story: DigestStory, *, markdown: bool) -> str:
         parts.append(esc(story.lead))
     if story.also_in:
         parts.append("also in " + ", ".join(esc(topic_label(t)) for t in story.also_in))
+    if story.continues:
+        parts.append(safe_inline(story.continues, 160) if markdown else plain(story.continues, 160))
     return " · ".join(parts)
 
 
@@ -114,17 +116,25 @@ def _share_rows(share: ShareLine) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _price_lines(share: ShareLine) -> list[str]:
+    """The price sentence and the open-weights share, when the digest has prices."""
+    return [t for t in (share.prices_text, share.open_weights_text) if t]
+
+
 def _share_embed(share: ShareLine, chart_filename: str | None) -> dict:
     lines = [f"**{safe_inline(share.text, 300)}**", ""]
+    if share.prices_text:
+        lines += [safe_inline(t, 300) for t in _price_lines(share)] + [""]
     for name, pct, change in _share_rows(share):
         lines.append(f"{safe_inline(name, 64)}: {pct}" + (f" ({change})" if change else ""))
     if share.period_start and share.period_end:
         lines += ["", f"Period {share.period_start[:10]} → {share.period_end[:10]}"]
+    cites = [share.citation] + ([share.prices_citation] if share.prices_citation else [])
     embed = {
         "title": "Token share on OpenRouter",
         "description": "\n".join(lines),
         "color": SHARE_COLOUR,
-        "footer": {"text": plain(share.citation, 500)},
+        "footer": {"text": plain(" · ".join(cites), 1000)},
     }
     if chart_filename:
         embed["image"] = {"url": f"attachment://{chart_filename}"}
@@ -171,6 +181,9 @@ def to_markdown(digest: Digest) -> str:
         out += ["| Country | Share | Change |", "|---|---:|---:|"]
         out += [f"| {safe_inline(n, 64)} | {p} | {c} |" for n, p, c in _share_rows(share)]
         out += ["", f"_{safe_inline(share.citation, 500)}_", ""]
+        if share.prices_text:
+            out += [f"**{safe_inline(t, 300)}**  " for t in _price_lines(share)]
+            out += [f"_{safe_inline(share.prices_citation or '', 500)}_", ""]
     if not digest.sections:
         out += [_empty_note(digest), ""]
     for section in digest.sections:
@@ -200,6 +213,9 @@ def to_text(digest: Digest) -> str:
         for name, pct, change in _share_rows(digest.share):
             out.append(f"  {plain(name):<14} {pct:>6}  {change}")
         out += [plain(digest.share.citation), ""]
+        if digest.share.prices_text:
+            out += [plain(t) for t in _price_lines(digest.share)]
+            out += [plain(digest.share.prices_citation or ""), ""]
     if not digest.sections:
         out += [_empty_note(digest), ""]
     for section in digest.sections:

@@ -8,7 +8,9 @@ Rules (settings under openrouter.alert):
   hysteresis_points, so a near-tie does not flip back and forth;
 - within cooldown_hours of the last alert nothing is sent ("held"); the reference stays, so the
   move is reported once the cooldown ends if it still holds;
-- a source change starts a new baseline: sources define shares differently.
+- a source change starts a new baseline: sources define shares differently;
+- an alert cites the CN-US price gap when both weeks are priced and the gap moved by at least
+  price_gap_change (or the cheaper side changed).
 Every evaluation is recorded in share_alerts, so state survives restarts and each snapshot is
 judged once; each alert is keyed to its snapshot in the deliveries outbox, queued in the same
 transaction that records the decision.
@@ -32,6 +34,7 @@ from bot.store.tokens import (
     share_alert,
     snapshot_rows,
 )
+from bot.tokens.price_report import gap_move
 from bot.tokens.shares import Period, build_periods, select_periods, shares_by, top_movers
 from bot.tokens.sources import citation
 
@@ -170,6 +173,7 @@ def detect_changes(db: sqlite_utils.Database, settings: Settings, *, now: dateti
         author_countries |= {r.author: r.country for r in reference.rows}
         model_countries |= {r.model: r.country for r in reference.rows}
     movers = _movers(period, reference, conf, author_countries | model_countries)
+    price_gap = gap_move(db, period, reference, pair=conf.track, threshold=conf.price_gap_change)
     payload = {
         "type": "share_alert",
         "snapshot_id": snapshot.id,
@@ -185,6 +189,8 @@ def detect_changes(db: sqlite_utils.Database, settings: Settings, *, now: dateti
         "movers": movers,
         "reasons": reasons,
     }
+    if price_gap is not None:
+        payload["price_gap"] = price_gap
     alert = _decision(snapshot, period, current, leader["after"], "alert", "; ".join(reasons), now)
     delivery_id = record_share_alert(
         db, alert, destination=destination_for(settings), payload=payload

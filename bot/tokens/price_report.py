@@ -186,6 +186,58 @@ def current_prices(
     return doc
 
 
+def prices_if_any(
+    db: sqlite_utils.Database,
+    *,
+    by: str = "country",
+    period: str = "week",
+    now: datetime,
+    pair: tuple[str, ...] = ("CN", "US"),
+) -> dict | None:
+    """`current_prices`, or None when there is nothing to price (for the digest, which goes
+    out without prices rather than not at all)."""
+    try:
+        return current_prices(db, by=by, period=period, now=now, pair=pair)
+    except TokentideError:
+        return None
+
+
+def gap_move(
+    db: sqlite_utils.Database,
+    current: Period,
+    reference: Period | None,
+    *,
+    pair: tuple[str, ...],
+    threshold: float,
+) -> dict | None:
+    """The price gap of `current` against `reference` (periods with their rows), when both are
+    priced and it moved by `threshold` (a fraction) or more; else None. For share alerts."""
+    if reference is None:
+        return None
+    priced = PricedPeriods(db)
+    now, then = priced.report(current, "country"), priced.report(reference, "country")
+    if now is None or then is None:
+        return None
+    after, before = _rounded(now), _rounded(then)
+    gap_after, gap_before = gap(after, pair), gap(before, pair)
+    if gap_after is None or gap_before is None:
+        return None
+    flipped = gap_after["cheaper"] != gap_before["cheaper"]
+    if not flipped and abs(gap_after["ratio"] / gap_before["ratio"] - 1) < threshold:
+        return None
+    return {
+        "between": gap_after["between"],
+        "from": gap_before["ratio"],
+        "to": gap_after["ratio"],
+        "cheaper": gap_after["cheaper"],
+        "cheaper_before": gap_before["cheaper"],
+        "prices": {k: after[k] for k in gap_after["between"]},
+        "previous_prices": {k: before[k] for k in gap_after["between"]},
+        "as_of": now.as_of,
+        "citation": price_citation(current.as_of, now.as_of),
+    }
+
+
 def open_weights(db: sqlite_utils.Database, period: Period, by: str) -> dict[str, float] | None:
     """Per group, the fraction of its tokens on models listed with a Hugging Face id (a lower
     bound: unlisted models count as not open); None when no price list covers the period."""

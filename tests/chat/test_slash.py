@@ -134,7 +134,17 @@ def _add_story(db, story_id, title, *, outlets=("SCMP", "Reuters")):
 async def test_commands_are_synced_once_until_they_change(bot, fake, db):
     assert len(fake.command_syncs) == 1  # setup_hook on login
     names = sorted(c["name"] for c in fake.command_syncs[0]["commands"])
-    assert names == ["digest", "feed", "feeds", "search", "share", "stories", "story"]
+    assert names == [
+        "digest",
+        "feed",
+        "feeds",
+        "narrative",
+        "prices",
+        "search",
+        "share",
+        "stories",
+        "story",
+    ]
     for command in fake.command_syncs[0]["commands"]:
         assert command["description"]
     feed = next(c for c in fake.command_syncs[0]["commands"] if c["name"] == "feed")
