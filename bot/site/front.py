@@ -65,6 +65,10 @@ async def _rows(datasette, path: str, **params: Any) -> list[dict] | None:
     return response.json().get("rows")
 
 
+def _queries(datasette) -> dict[str, Any]:
+    return (datasette.metadata(database=ARCHIVE) or {}).get("queries") or {}
+
+
 # --- the front page ---
 
 
@@ -97,6 +101,8 @@ async def front_page(datasette, request) -> dict[str, Any]:
         "has_top_stories": top is not None,
         "feed_health": feed_health_line(feeds) if feeds is not None else None,
         "narratives": [narrative(r) for r in narratives or []],
+        # A narrative links to its timeline when the archive has that query, else to its row.
+        "narrative_timeline": "narrative_timeline" in _queries(datasette),
         "charts": front_charts(datasette.plugin_config("datasette-dashboards") or {}),
         "absolute_url": datasette.absolute_url(request, datasette.urls.instance()),
     }
@@ -267,6 +273,12 @@ async def story_page(datasette, request) -> dict[str, Any]:
         ),  # fmt: skip
         "query_string": urlencode({"story_id": story_id}),
         "absolute_url": datasette.absolute_url(request, datasette.urls.instance()),
+        # Tables visitors do not see (the bot's own state) are left out of the row's links.
+        "hidden_tables": sorted(
+            name
+            for name, spec in (datasette.metadata("tables", database=ARCHIVE) or {}).items()
+            if spec.get("hidden")
+        ),
     }
 
 

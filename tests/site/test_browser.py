@@ -7,6 +7,8 @@ come from the package, not a CDN. Screenshots land in test-artifacts/ (git-ignor
 from __future__ import annotations
 
 import os
+import re
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,7 +30,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
 ]
-QUERY_PARAMS = {"story_timeline": "story_id=4", "articles_matching": "phrase=annualized+revenue"}
+QUERY_PARAMS = {
+    "story_timeline": "story_id=4",
+    "narrative_timeline": "narrative_id=1",
+    "articles_matching": "phrase=annualized+revenue",
+}
 
 
 def _unavailable(reason: str) -> None:
@@ -139,6 +145,63 @@ def test_price_gap_chart_draws_beside_the_share(page, server):
     # One point per week a price list covers: all six (US $5.40/M, CN $0.48/M: 11.25x).
     points = page.locator("#chart-price-gap-over-time svg .role-mark.mark-symbol path")
     assert points.count() == 6
+    assert page.console_errors == []
+
+
+FULL_DATE = re.compile(r"^\d{1,2} [A-Z][a-z]{2} \d{4}( \d\d:\d\d)?$")
+
+
+def axis_labels(page, chart: str) -> list[str]:
+    """The labels on the x axis of a Vega chart."""
+    axis = page.locator(f"#chart-{chart} svg .role-axis[aria-label^='X-axis']")
+    return [t for t in axis.locator(".role-axis-label text").all_text_contents() if t]
+
+
+def test_front_page_shows_the_week_the_charts_and_the_feeds(page, server, archive):
+    page.goto(server + "/")
+    lines = page.locator("#chart-token-share-share-over-time svg .mark-line path")
+    lines.first.wait_for()
+    page.locator("#chart-token-share-price-gap-over-time svg .mark-line path").first.wait_for(
+        state="attached"
+    )
+    page.wait_for_timeout(300)  # let vega finish the legends before the screenshot
+    shot(page, "front")
+    assert lines.count() == 4  # CN, FR, UNKNOWN, US
+    stories = page.locator("ol.stories > li")
+    assert stories.count() >= 3
+    first = stories.first
+    assert first.locator("a.story-title").get_attribute("href") == (
+        f"/archive/stories/{archive[1]['cross_outlet_story']}"
+    )
+    assert "outlets" in first.inner_text()
+    assert "1 failing (The Verge – AI: HTTP 503)" in page.locator(".feed-health").inner_text()
+    # Weeks are labelled with day, month and year ("23 Nov 2026"), never "Mon 29".
+    labels = axis_labels(page, "token-share-share-over-time")
+    assert labels and all(FULL_DATE.match(t) for t in labels), labels
+    assert page.console_errors == []
+    # Searching from the front page lands on the matching articles.
+    page.fill("input[name=_search]", "annualized revenue")
+    page.locator("input[name=_search]").press("Enter")
+    page.wait_for_url("**/archive/articles?_search=annualized*")
+    assert page.locator("td.col-title").all_inner_texts() == [KNOWN_HEADLINE]
+
+
+def test_story_page_shows_who_reported_it_and_when(page, server, archive):
+    story = archive[1]["cross_outlet_story"]
+    page.goto(f"{server}/archive/stories/{story}")
+    dots = page.locator("#chart-story-coverage svg .role-mark.mark-symbol path")
+    dots.first.wait_for()
+    page.wait_for_timeout(300)
+    shot(page, "story-page")
+    titles = archive[1]["stories"][story]
+    assert dots.count() == len(titles)  # one dot per article
+    assert page.locator("h1").inner_text() == titles[0]
+    rows = page.locator("table.timeline tbody tr")
+    assert rows.count() == len(titles)
+    whens = rows.locator("td.when").all_inner_texts()
+    assert whens == sorted(whens, key=lambda w: datetime.strptime(w, "%d %b %Y, %H:%M"))
+    labels = axis_labels(page, "story-coverage")
+    assert labels and all(FULL_DATE.match(t) for t in labels), labels
     assert page.console_errors == []
 
 
