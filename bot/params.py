@@ -40,6 +40,8 @@ class Number(click.ParamType):
 
 
 HOURS = Number(above=0, at_most=YEAR_HOURS, meaning="a number of hours")
+# How far back to list: up to a million hours (114 years), i.e. the whole archive.
+LOOKBACK_HOURS = Number(above=0, at_most=1_000_000, meaning="a number of hours")
 STORY_ID = click.IntRange(1, SQLITE_MAX_INT)
 
 

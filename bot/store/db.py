@@ -164,7 +164,7 @@ def refused_write(what: str) -> Iterator[None]:
     try:
         yield
     except sqlite3.DatabaseError as exc:
-        raise archive_error(exc, None, what) from exc
+        raise ArchiveProblem(exc, what=what, write=True) from exc
 
 
 class ArchiveProblem(StoreError):
@@ -174,9 +174,14 @@ class ArchiveProblem(StoreError):
     CLI fills in the file (`at`) when the store, deep down, did not know it."""
 
     def __init__(
-        self, exc: sqlite3.Error, *, path: str | Path | None = None, what: str | None = None
+        self,
+        exc: sqlite3.Error,
+        *,
+        path: str | Path | None = None,
+        what: str | None = None,
+        write: bool = False,
     ) -> None:
-        self.exc, self.path, self.what = exc, path, what
+        self.exc, self.path, self.what, self.write = exc, path, what, write
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
         self.kind = {
             sqlite3.SQLITE_FULL: "full",
@@ -191,7 +196,7 @@ class ArchiveProblem(StoreError):
         """The same problem naming `path`, unless it already names a file."""
         if self.path is not None or path is None:
             return self
-        return ArchiveProblem(self.exc, path=path, what=self.what)
+        return ArchiveProblem(self.exc, path=path, what=self.what, write=self.write)
 
     def _text(self) -> str:
         where = "".join(f"{x}: " for x in (self.path, self.what) if x)
@@ -208,10 +213,10 @@ class ArchiveProblem(StoreError):
             )
         if self.kind == "busy":
             return f"archive busy: {where}{self.exc}; another process held it too long. Run again."
-        if self.what and self.path is None:
+        if self.write:
             return (
-                f"{self.what}: the archive refused the write ({self.exc}); nothing of it was "
-                "stored. Fix that and run again."
+                f"{where}the archive refused the write ({self.exc}); nothing of it was stored. "
+                "Fix that and run again."
             )
         return f"archive error: {where}{self.exc}"
 
