@@ -34,19 +34,21 @@ from outlets_coverage import outlet_quality_rows  # noqa: E402
 from bot.config import default_topics  # noqa: E402
 from bot.narratives.cluster import (  # noqa: E402
     CANDIDATE_FLOOR,
-    CENTROID_PARAMS,
     DAY,
     LINK_FEATURES,
-    LINK_FILE,
     ActiveStory,
     ClusterParams,
     HybridRule,
     LinkModel,
     StoryIndex,
-    default_params,
     link_features,
 )
 from bot.narratives.embed import Embedder  # noqa: E402
+from bot.narratives.story_params import (  # noqa: E402
+    CENTROID_PARAMS,
+    LINK_FILE,
+    default_params,
+)
 from bot.narratives.text import article_text, names, normalise_title  # noqa: E402
 from bot.narratives.topics import HEAD_FILE, KEYWORD_CAP, TopicTagger, load_head  # noqa: E402
 
@@ -79,20 +81,25 @@ def row_time(row: dict) -> float:
 
 
 class Corpus:
-    """Rows with everything the clusterer needs precomputed (vectors embedded once)."""
+    """Rows with everything the clusterer needs precomputed (vectors embedded once).
 
-    def __init__(self, rows: list[dict], embedder: Embedder) -> None:
+    `vectors`: precomputed ones for the same rows (e.g. a cache), instead of the embedder's."""
+
+    def __init__(self, rows: list[dict], embedder, vectors: np.ndarray | None = None) -> None:
         self.rows = rows
         self.texts = [article_text(r.get("title"), r.get("summary") or r.get("text")) for r in rows]
-        self.vectors = embedder.encode(self.texts)
+        self.vectors = embedder.encode(self.texts) if vectors is None else vectors
         self.times = [row_time(r) for r in rows]
         self.names = [names(t) for t in self.texts]
         self.keys = [normalise_title(r.get("title")) for r in rows]
+        self.words = [len(t.split()) for t in self.texts]
         self.gold = [r["story"] for r in rows]
 
     def cluster(self, order: list[int], params: ClusterParams) -> list[int]:
+        """Story labels in `order`, as the stream ends (a story merged away takes its
+        survivor's label)."""
         index = StoryIndex(params, self.vectors.shape[1])
-        labels, next_id = [], 0
+        stories, next_id = [], 0
         for i in order:
             index.expire(self.times[i])
             a = index.assign(
@@ -103,12 +110,13 @@ class Corpus:
                 self.rows[i].get("publisher"),
                 self.rows[i].get("title") or "",
                 self.keys[i],
+                self.words[i],
             )
             if a.is_new:
                 index.stories[a.slot].story_id = next_id
                 next_id += 1
-            labels.append(index.stories[a.slot].story_id)
-        return labels
+            stories.append(index.stories[a.slot])
+        return [s.survivor().story_id for s in stories]
 
     def score(self, order: list[int], params: ClusterParams) -> tuple[float, float, float]:
         return bcubed(self.cluster(order, params), [self.gold[i] for i in order])

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "stories": ("bot.narratives.commands", "stories_cmd", "List recent stories."),
     "story": ("bot.narratives.commands", "story_cmd", "Show one story's timeline."),
     "search": ("bot.narratives.commands", "search_cmd", "Search the archive by meaning."),
+    "narratives": ("bot.narratives.commands", "narratives_cmd", "List narratives (story threads)."),
+    "narrative": ("bot.narratives.commands", "narrative_cmd", "Show one narrative's timeline."),
     "poll-tokens": ("bot.tokens.commands", "poll_tokens_cmd", "Fetch OpenRouter rankings now."),
     "share": ("bot.tokens.commands", "share_cmd", "Token share by country, author or model."),
     "prices": ("bot.tokens.commands", "prices_cmd", "Blended token prices and the price gap."),

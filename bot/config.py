@@ -93,6 +93,17 @@ class StoriesConfig:
     name_weight: float | None = None
     decay: float | None = None
     duplicate_threshold: float | None = None
+    # Headlines (texts of at most headline_words words) follow their own fitted rule; 0 = off.
+    headline_words: int | None = None
+    headline_threshold: float | None = None  # centroid cosine for a headline
+    headline_merge: float | None = None  # centroid cosine at which headline stories merge
+
+
+@dataclass(frozen=True)
+class NarrativesConfig:
+    # None = the value fitted on the labelled threads, shipped in bot/narratives/threads.py.
+    threshold: float | None = None  # centroid cosine of two stories of one narrative
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -196,6 +207,7 @@ class Settings:
     topics: dict[str, TopicConfig] = field(default_factory=dict)
     model: ModelConfig = field(default_factory=ModelConfig)
     stories: StoriesConfig = field(default_factory=StoriesConfig)
+    narratives: NarrativesConfig = field(default_factory=NarrativesConfig)
     openrouter: OpenRouterConfig = field(default_factory=OpenRouterConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
@@ -388,6 +400,17 @@ def _check_values(s: Settings) -> None:
     for name in ("name_weight", "decay"):
         value = getattr(st, name)
         need(value is None or value >= 0, f"stories.{name}", "0 or more", value)
+    for name in ("headline_threshold", "headline_merge"):
+        value = getattr(st, name)
+        need(value is None or -1 <= value <= 1, f"stories.{name}", "a number in [-1, 1]", value)
+    need(
+        st.headline_words is None or st.headline_words >= 0,
+        "stories.headline_words",
+        "0 or more",
+        st.headline_words,
+    )
+    nt = s.narratives.threshold
+    need(nt is None or -1 <= nt <= 1, "narratives.threshold", "a number in [-1, 1]", nt)
     for tid, topic in s.topics.items():
         need(
             topic.threshold is None or 0 < topic.threshold < 1,

@@ -358,10 +358,11 @@ class DatedReport:
 
 @dataclass(frozen=True, slots=True)
 class StoryActivity:
-    """A story's original, dated reports in a span: how many outlet names (an upper bound of
-    its distinct outlets) and the newest report."""
+    """A story's original, dated reports in a span: how many outlet names as stored (an upper
+    bound of its distinct outlets) and the newest report."""
 
     story_id: int
+    merged_into: int | None
     outlets: int
     last_report: str
 
@@ -494,3 +495,59 @@ class FacetCount:
 
     value: Any
     count: int
+
+
+# --- narratives (threads of stories) ---
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StoryCentroid:
+    """A live story as narrative linking sees it: its vector sum and its narrative, if any."""
+
+    story_id: int
+    vector_sum: Any  # numpy float32 (dim,)
+    narrative_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NarrativeStory:
+    """A live story of a narrative, with what the narrative's row is computed from."""
+
+    id: int
+    title: str
+    first_seen: str | None
+    last_seen: str | None
+    article_count: int
+    outlet_count: int
+    topics: tuple[str, ...]
+    names: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class NarrativeUpdate:
+    """What a narrative's row says, computed from its live stories."""
+
+    title: str
+    first_story_id: int | None
+    first_seen: str | None
+    last_seen: str | None
+    story_count: int
+    article_count: int
+    topics: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Narrative:
+    """A row of `narratives` (`topics` and `names` parsed)."""
+
+    id: int
+    title: str
+    first_story_id: int | None
+    first_seen: str | None
+    last_seen: str | None
+    story_count: int
+    article_count: int
+    topics: tuple[str, ...]
+    names: tuple[str, ...]
+    created_at: str

@@ -9,7 +9,7 @@ rerun picks up exactly the articles that were not committed (nothing counted twi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,11 +18,15 @@ import numpy as np
 import sqlite_utils
 
 from bot.clock import parse_iso, to_iso
-from bot.models import ArticleAnalysis, PendingArticle, StoryUpdate
-from bot.narratives.cluster import DAY, ActiveStory, StoryIndex, params_from_settings
+from bot.models import ArticleAnalysis, ArticleTags, PendingArticle, StoryUpdate
+from bot.narratives.cluster import DAY, ActiveStory, StoryIndex
+from bot.narratives.narratives import Narrator, follow_merges
+from bot.narratives.stories import refresh_story_leads
+from bot.narratives.story_params import params_from_settings
 from bot.narratives.text import article_text, clean, names, normalise_title
 from bot.narratives.topics import TopicTagger
 from bot.store import stories as store
+from bot.store import topics as topic_store
 from bot.store.db import transaction
 
 Progress = Callable[[int], None]
@@ -70,11 +74,18 @@ def load_active(
         index.add_story(story, titles)
 
 
-def story_topics(article_topics: list[tuple[str, ...]], topic_ids: list[str]) -> tuple[str, ...]:
-    """Topics carried by at least half of the story's articles, in configuration order."""
-    counts = Counter(t for topics in article_topics for t in topics)
-    n = max(len(article_topics), 1)
-    return tuple(t for t in topic_ids if counts[t] and counts[t] * 2 >= n)
+def story_topics(articles: Sequence[ArticleTags], topic_ids: Sequence[str]) -> tuple[str, ...]:
+    """Topics carried by at least half of the story's articles, best-first: the topic its
+    articles score highest on (summed probability) leads, then more articles carrying it, then
+    configuration order. Articles tagged before scores were kept add only to the counts."""
+    counts = Counter(t for a in articles for t in a.topics)
+    sums: Counter[str] = Counter()
+    for a in articles:
+        sums.update({t: p for t, p in a.scores.items() if counts[t]})
+    n = max(len(articles), 1)
+    kept = [t for t in topic_ids if counts[t] and counts[t] * 2 >= n]
+    order = {t: i for i, t in enumerate(topic_ids)}
+    return tuple(sorted(kept, key=lambda t: (-sums[t], -counts[t], order[t])))
 
 
 def _story_update(story: ActiveStory, topics: tuple[str, ...]) -> StoryUpdate:
@@ -102,19 +113,23 @@ def _process_batch(
     texts: list[str],
     vectors: np.ndarray,
     now: datetime,
-) -> tuple[int, int]:
+    narrator: Narrator | None = None,
+) -> tuple[int, int, set[int]]:
     """Cluster one batch and write all it decided as one transaction: new stories, the
     articles' vectors, topics, stories and `analyzed_at`, and the touched stories' state.
 
     A failure anywhere rolls the whole batch back; the index it mutated is then stale, so the
     caller must not reuse it (analyze_pending lets the error end the run)."""
-    tags = tagger.tag(vectors, texts)
+    tags, scores = tagger.tag_scored(vectors, texts)
     new_stories = 0
     touched: dict[int, ActiveStory] = {}
     analyses: list[ArticleAnalysis] = []
+    merges: list[tuple[int, int]] = []  # (absorbed story, survivor)
     stamp = to_iso(now)
     with transaction(db):
-        for row, text, vector, topics in zip(batch, texts, vectors, tags, strict=True):
+        for row, text, vector, topics, scored in zip(
+            batch, texts, vectors, tags, scores, strict=True
+        ):
             when = _when(row.published_at, row.fetched_at, now)
             index.expire(when.timestamp())
             title = clean(row.title, 300)
@@ -126,8 +141,13 @@ def _process_batch(
                 row.outlet,
                 title,
                 normalise_title(row.title),
+                len(text.split()),
             )
             story = index.stories[a.slot]
+            if a.absorbed is not None:  # two headline stories converged: one story now
+                store.merge_story(db, a.absorbed.story_id, story.story_id)
+                merges.append((a.absorbed.story_id, story.story_id))
+                touched.pop(a.absorbed.story_id, None)
             if a.is_new:
                 # Until an article with a headline joins, the story is named by a summary snippet.
                 story.story_id = store.create_story(db, title=title or clean(row.summary, 120))
@@ -140,12 +160,14 @@ def _process_batch(
                     duplicate_of=a.duplicate_of,
                     analyzed_at=stamp,
                     vector=vector,
+                    topic_scores=scored,
+                    topics_hash=tagger.fingerprint,
                 )
             )
             touched[story.story_id] = story
-        store.save_analyses(db, analyses, model=model_id)
-        topic_ids = [r.topic_id for r in tagger.rules]
-        article_topics = store.article_topics_by_story(db, touched)
+        store.save_analyses(db, follow_merges(analyses, merges), model=model_id)
+        topic_ids = tagger.topic_ids
+        article_topics = topic_store.article_tags_by_story(db, touched)
         store.save_stories(
             db,
             [
@@ -154,10 +176,15 @@ def _process_batch(
             ],
             model=model_id,
         )
-    return len(batch), new_stories
+        # Outlet count, first outlet and the China/West lead, from the stored articles (the
+        # index counts syndicated copies and knows no countries).
+        refresh_story_leads(db, touched)
+        if narrator is not None:
+            narrator.after_batch(db, touched, merges, topic_ids=topic_ids, now=now)
+    return len(batch), new_stories, set(touched)
 
 
-def analyze_pending(
+def _analyze_pending_locked(
     db: sqlite_utils.Database,
     settings: Any,
     embedder: Any,
@@ -168,14 +195,17 @@ def analyze_pending(
     batch_size: int | None = None,
     embed_batches: int = 8,
 ) -> dict:
-    """Analyse every article with `analyzed_at` NULL. Returns counts for logs and job_runs.
+    """Analyse every article with `analyzed_at` NULL. Returns counts for logs and job_runs:
+    analyzed, new_stories, stories_joined (earlier stories that gained articles),
+    pending_before, active_stories.
 
     `progress(n)` is called after each committed batch with the number of articles in it.
     """
     params = params_from_settings(settings.stories, embedder.model_id)
     batch_size = batch_size or settings.model.batch_size
     ids = store.pending_article_ids(db)
-    result = {"analyzed": 0, "new_stories": 0, "pending_before": len(ids)}
+    result = {"analyzed": 0, "new_stories": 0, "stories_joined": 0, "pending_before": len(ids)}
+    touched: set[int] = set()  # every story given an article: the new ones and those joined
     if not ids:
         return result
     if tagger is None:
@@ -186,6 +216,7 @@ def analyze_pending(
     start = _when(first.published_at, first.fetched_at, now)
     since = start - timedelta(seconds=params.window_days * DAY)
     load_active(db, index, embedder.model_id, since)
+    narrator = Narrator.start(db, settings, model=embedder.model_id, dim=embedder.dim)
     # The model sees `embed_batches` commit batches per call: sentence-transformers sorts a
     # call's texts by length, so bigger calls pad less (measured: 64-text calls ran ~25%
     # slower than one call over the same texts). It embeds the next chunk in a worker thread
@@ -205,7 +236,7 @@ def analyze_pending(
                 future = pool.submit(embedder.encode, next_texts)
             for j in range(0, len(rows), batch_size):
                 part = slice(j, j + batch_size)
-                done, created = _process_batch(
+                done, created, grown = _process_batch(
                     db,
                     index,
                     tagger,
@@ -214,12 +245,45 @@ def analyze_pending(
                     texts[part],
                     vectors[part],
                     now,
+                    narrator,
                 )
                 result["analyzed"] += done
                 result["new_stories"] += created
+                touched |= grown
+                result["stories_joined"] = len(touched) - result["new_stories"]
                 if progress is not None:
                     progress(done)
             if k + 1 < len(chunks):
                 rows, texts = next_rows, next_texts
     result["active_stories"] = len(index)
     return result
+
+
+def analyze_pending(
+    db: sqlite_utils.Database,
+    settings: Any,
+    embedder: Any,
+    *,
+    now: datetime,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+    **options: Any,
+) -> dict:
+    """Analyse what is pending (`_analyze_pending_locked`, which takes `options`: progress,
+    tagger, batch_size, embed_batches) under the archive's analysis lock.
+
+    Two analysers reading the same pending articles and active stories would each create
+    stories for them, and the later writer would empty the other's. So one runs at a time:
+    with `wait` (the CLI) a second one reports who holds the lock through `on_wait`, waits,
+    then analyses what is left; without (the scheduler) it returns at once with `held` set,
+    and the next tick tries again."""
+    from contextlib import ExitStack
+
+    from bot.store.locks import LockHeld, analysis_lock
+
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(analysis_lock(db, now=now, wait=wait, on_wait=on_wait))
+        except LockHeld as exc:
+            return {"analyzed": 0, "new_stories": 0, "pending_before": None, "held": str(exc)}
+        return _analyze_pending_locked(db, settings, embedder, now=now, **options)

@@ -12,6 +12,7 @@ import sqlite_utils
 
 from bot.clock import parse_iso, to_iso
 from bot.models import OutletMention, Story, StoryArticle, StoryLead
+from bot.narratives.narratives import story_narratives
 from bot.narratives.ranking import rank_key, score
 from bot.narratives.signals import StorySignals, lead_marker, story_signals
 from bot.store import articles as articles_store
@@ -99,6 +100,9 @@ def recent_stories(
     articles = store.story_articles(db, ids)
     mentions = articles_store.outlet_mentions(db, ids)
     docs = [story_document(s, articles[s.id], now, mentions[s.id]) for s in found]
+    threads = story_narratives(db, ids)
+    for doc in docs:
+        doc["narrative"] = threads.get(doc["id"])
     docs.sort(key=rank_key)
     return docs[:limit] if limit else docs
 
@@ -110,7 +114,9 @@ def story_detail(db: sqlite_utils.Database, story_id: int, *, now: datetime) -> 
         return None
     articles = store.story_articles(db, [story.id])[story.id]
     mentions = articles_store.outlet_mentions(db, [story.id])[story.id]
-    return story_document(story, articles, now, mentions)
+    doc = story_document(story, articles, now, mentions)
+    doc["narrative"] = story_narratives(db, [story.id]).get(story.id)
+    return doc
 
 
 def story_lead(story_id: int, found: StorySignals) -> StoryLead:

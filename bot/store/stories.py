@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.errors import StoreError
 from bot.models import (
     ArticleAnalysis,
     PendingArticle,
@@ -342,3 +343,37 @@ def save_story_leads(db: sqlite_utils.Database, leads: Sequence[StoryLead]) -> N
                 for x in leads
             ],
         )
+
+
+# --- merges ---
+
+
+def merge_story(db: sqlite_utils.Database, gone: int, into: int) -> int:
+    """Record that story `gone` was absorbed by `into` (or the story `into` was merged into):
+    `merged_into` set, its articles moved to the survivor, its narrative kept by the survivor
+    when that had none. Returns the survivor's id.
+
+    Refused with a StoreError, changing nothing, when `gone` does not exist or was already
+    merged, or when the survivor is `gone` itself (the merge would make a cycle)."""
+    survivor = resolve_merged(db, [into])[into]
+    row = db.execute("SELECT merged_into FROM stories WHERE id = ?", [gone]).fetchone()
+    if row is None or not db.execute("SELECT 1 FROM stories WHERE id = ?", [into]).fetchone():
+        raise StoreError(f"cannot merge story {gone} into {into}: no such story")
+    if row[0] is not None:
+        raise StoreError(f"cannot merge story {gone}: it was already merged into {row[0]}")
+    if survivor == gone:
+        raise StoreError(
+            f"cannot merge story {gone} into {into}: {into} was merged into {gone}, so the "
+            "merge would make a cycle"
+        )
+    with transaction(db):
+        db.conn.execute("UPDATE stories SET merged_into = ? WHERE id = ?", [survivor, gone])
+        db.conn.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", [survivor, gone])
+        db.conn.execute(
+            """UPDATE stories SET narrative_id = COALESCE(narrative_id,
+                   (SELECT narrative_id FROM stories WHERE id = ?))
+               WHERE id = ?""",
+            [gone, survivor],
+        )
+        db.conn.execute("DELETE FROM story_vectors WHERE story_id = ?", [gone])
+    return survivor

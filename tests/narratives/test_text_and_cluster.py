@@ -13,8 +13,8 @@ from bot.narratives.cluster import (
     HybridRule,
     LinkModel,
     StoryIndex,
-    params_from_settings,
 )
+from bot.narratives.story_params import params_from_settings
 from bot.narratives.text import MAX_CHARS, article_text, clean, names, normalise_title
 
 from .conftest import HashingEmbedder

@@ -28,7 +28,11 @@ from .conftest import (
     wait_until_up,
 )
 
-QUERY_PARAMS = {"story_timeline": "story_id=4", "articles_matching": "phrase=annualized+revenue"}
+QUERY_PARAMS = {
+    "story_timeline": "story_id=4",
+    "narrative_timeline": "narrative_id=1",
+    "articles_matching": "phrase=annualized+revenue",
+}
 
 
 def get(base: str, path: str) -> httpx.Response:
