@@ -265,13 +265,17 @@ def previous_totals(
 ) -> SnapshotTotals | None:
     """The stored snapshot of `source` whose window ends nearest at or before `window_end`
     (the newest such), with its tokens and distinct models."""
+    # The snapshot first, then its sums: with the sums in the same SELECT, SQLite computes them
+    # for every candidate before sorting (80 ms at a year of snapshots instead of 0.2).
     row = db.execute(
-        """SELECT s.id, s.window_start, s.window_end,
-                  (SELECT COALESCE(SUM(total_tokens), 0) FROM token_usage WHERE snapshot_id = s.id),
-                  (SELECT COUNT(DISTINCT model) FROM token_usage WHERE snapshot_id = s.id)
-           FROM token_snapshots s
-           WHERE s.source = ? AND s.window_end <= ?
-           ORDER BY s.window_end DESC, s.id DESC LIMIT 1""",
+        """WITH found AS (
+               SELECT id, window_start, window_end FROM token_snapshots
+               WHERE source = ? AND window_end <= ?
+               ORDER BY window_end DESC, id DESC LIMIT 1)
+           SELECT f.id, f.window_start, f.window_end,
+                  (SELECT COALESCE(SUM(total_tokens), 0) FROM token_usage WHERE snapshot_id = f.id),
+                  (SELECT COUNT(DISTINCT model) FROM token_usage WHERE snapshot_id = f.id)
+           FROM found f""",
         [source, window_end],
     ).fetchone()
     if row is None:

@@ -1,4 +1,5 @@
-"""PNG of token shares over time (matplotlib, imported only when a chart is drawn).
+"""PNGs of token shares and token prices over time (matplotlib, imported only when a chart is
+drawn).
 
 Drawn on a `Figure` of its own through the Agg canvas, never through pyplot: pyplot keeps
 global state, and charts are drawn from worker threads (/share, the digest).

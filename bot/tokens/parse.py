@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from bot.clock import parse_iso, to_iso
@@ -33,6 +34,7 @@ BAD_COUNT = "bad token count"
 STANDARD = "standard"  # the rankings' name for a model's plain variant
 
 
+@lru_cache(maxsize=16384)  # a few thousand slugs, looked up once per row of every period priced
 def model_key(slug: str) -> str:
     """The name rows are joined on: variant (':free') and '-20YYMMDD' date suffix removed."""
     base = slug.strip().lstrip("~").split(":", 1)[0]

@@ -16,8 +16,8 @@ from bot.clock import parse_iso, to_iso
 from bot.errors import TokentideError
 from bot.models import PriceSnapshot, TokenRow
 from bot.store.prices import first_prices_at, prices_for_period, with_rows
-from bot.store.tokens import latest_rows, latest_windows, window_rows
-from bot.tokens.prices import PRICE_GRACE, SUMMED, PriceReport, blended_prices
+from bot.store.tokens import latest_windows, window_rows
+from bot.tokens.prices import PRICE_GRACE, SUMMED, PriceIndex, PriceReport, blended_prices
 from bot.tokens.shares import BY, Period, build_periods, select_periods
 from bot.tokens.sources import price_citation
 
@@ -30,25 +30,26 @@ class PricedPeriods:
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
-        self._lists: dict[int, PriceSnapshot] = {}
+        self._lists: dict[int, tuple[PriceSnapshot, PriceIndex]] = {}
 
-    def prices_for(self, period: Period) -> PriceSnapshot | None:
+    def prices_for(self, period: Period) -> tuple[PriceSnapshot, PriceIndex] | None:
         found = prices_for_period(self.db, start=period.start, end=period.end, grace=PRICE_GRACE)
         if found is None:
             return None
         if found.id not in self._lists:
-            self._lists[found.id] = with_rows(self.db, found)
+            loaded = with_rows(self.db, found)
+            self._lists[found.id] = loaded, PriceIndex.of(loaded)
         return self._lists[found.id]
 
     def report(self, period: Period, by: str) -> PriceReport | None:
         """The period's blended prices, or None when no price list covers it. `as_of` is the
         last time a poll found that list, up to the period's end plus the grace."""
-        prices = self.prices_for(period)
-        if prices is None:
+        found = self.prices_for(period)
+        if found is None:
             return None
-        report = blended_prices(
-            [usage(r) for r in period.rows], prices, by, period=(period.start, period.end)
-        )
+        prices, index = found
+        rows = [usage(r) for r in period.rows]
+        report = blended_prices(rows, prices, by, period=(period.start, period.end), index=index)
         cap = to_iso(parse_iso(period.end) + PRICE_GRACE)
         return replace(report, as_of=min(prices.last_seen_at or prices.fetched_at, cap))
 
@@ -256,20 +257,32 @@ def price_series(
     pair: tuple[str, ...] = ("CN", "US"),
 ) -> tuple[str, str, list[tuple[str, dict[str, float], dict | None]]] | None:
     """(source, citation, [(period end, prices, gap)]) for the current period's source, over
-    the periods a price list covers; None when there is no token data."""
+    the periods a price list covers; None when there is no token data.
+
+    Periods are taken back from the current one without overlapping: rolling seven-day windows
+    are fetched daily, and a point per window would price each day seven times over."""
     _check(by, period)
-    periods = build_periods(latest_rows(db), period)
+    periods = build_periods(latest_windows(db), period)
     chosen = select_periods(periods, now=now)
     if chosen is None:
         return None
     current = chosen[0]
+    candidates = [
+        p
+        for p in periods
+        if p.source == current.source
+        and p.end <= current.end
+        and (not p.in_progress or p is current)
+    ]
+    kept: list[Period] = []
+    for p in sorted(candidates, key=lambda p: (p.end, p.start), reverse=True):
+        if not kept or p.end <= kept[-1].start:
+            kept.append(p)
     priced = PricedPeriods(db)
     points = []
     as_of = None
-    for p in periods:
-        if p.source != current.source or (p.in_progress and p is not current):
-            continue
-        report = priced.report(p, by)
+    for p in reversed(kept):
+        report = priced.report(replace(p, rows=tuple(window_rows(db, p.rows))), by)
         if report is None:
             continue
         prices = _rounded(report)

@@ -262,13 +262,15 @@ def _exact(slug: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Index:
+class PriceIndex:
+    """A price list ready to join: build it once per list when pricing many periods."""
+
     exact: dict[tuple[str, str], PriceRow]
     undated: dict[tuple[str, str], PriceRow]
     open_by_model: dict[str, bool]  # undated slug → open weights (any listing has an HF id)
 
     @classmethod
-    def of(cls, prices: PriceSnapshot) -> _Index:
+    def of(cls, prices: PriceSnapshot) -> PriceIndex:
         exact: dict[tuple[str, str], PriceRow] = {}
         undated: dict[tuple[str, str], PriceRow] = {}
         open_by_model: dict[str, bool] = {}
@@ -303,6 +305,7 @@ def blended_prices(
     by: str = "country",
     *,
     period: tuple[str, str] | None = None,
+    index: PriceIndex | None = None,
 ) -> PriceReport:
     """Blended USD per million tokens per group (see the module docstring for the join).
 
@@ -314,7 +317,7 @@ def blended_prices(
     """
     if by not in BY:
         raise TokentideError(f"prices: by must be one of {', '.join(BY)}, got {by!r}")
-    index = _Index.of(prices)
+    index = index or PriceIndex.of(prices)
     cost: dict[str, float] = defaultdict(float)
     tokens: dict[str, int] = defaultdict(int)
     priced: dict[str, int] = defaultdict(int)

@@ -20,7 +20,13 @@ from bot.store.tokens import latest_windows, rejections, window_rows
 from bot.tokens.changes import detect_changes
 from bot.tokens.chart import render_price_chart
 from bot.tokens.poll import poll_tokens
-from bot.tokens.price_report import PricedPeriods, current_prices, open_weights, unpriced_reason
+from bot.tokens.price_report import (
+    PricedPeriods,
+    current_prices,
+    open_weights,
+    price_series,
+    unpriced_reason,
+)
 from bot.tokens.shares import build_periods
 
 from .or_server import MODEL_LIST, MODELS, Canned, json_response, real_models_payload
@@ -352,3 +358,20 @@ def test_prices_command_without_data_says_what_to_do(server, tmp_path):
     done = tokentide(["prices", "--json"], tmp_path=tmp_path, url=server.url)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.strip() == "error: no token data yet: run `tokentide poll-tokens` first"
+
+
+async def test_the_chart_series_takes_non_overlapping_weeks(db, server, settings, sleep):
+    server.set(MODEL_LIST, model_list())
+    for day in ("2026-08-07", "2026-08-14", "2026-08-20", "2026-08-21"):
+        server.set(MODELS, json_response(week_of_rankings(day)))
+        fetched = datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(days=1, hours=2)
+        await poll(db, settings, sleep, now=fetched)
+    source, cite, points = price_series(db, now=NOW)
+    # The rolling week to 08-21 overlaps the one to 08-22, which is newer: one point per week.
+    assert [end for end, _, _ in points] == [
+        "2026-08-08T00:00:00Z",
+        "2026-08-15T00:00:00Z",
+        "2026-08-22T00:00:00Z",
+    ]
+    assert {g["ratio"] for _, _, g in points} == {2.22}
+    assert source == "rankings-models" and "prices as of 2026-08-22T02:00:00Z" in cite
