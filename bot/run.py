@@ -21,6 +21,7 @@ import click
 
 from bot.clock import utcnow
 from bot.config import Settings
+from bot.params import HOURS
 
 # --- the scheduler --------------------------------------------------------------------------
 
@@ -74,6 +75,7 @@ def build_scheduler(app: Any) -> Any:
     interval_jobs = [
         (pipeline.poll_feeds_job, timedelta(minutes=sch.poll_minutes), timedelta(0)),
         (pipeline.analyze_job, timedelta(minutes=sch.analyze_minutes), timedelta(minutes=1)),
+        (pipeline.breaking_alerts_job, timedelta(minutes=sch.analyze_minutes), timedelta(0, 150)),
         (pipeline.poll_tokens_job, timedelta(hours=sch.tokens_hours), timedelta(0)),
         (pipeline.detect_changes_job, timedelta(hours=sch.tokens_hours), timedelta(minutes=2)),
         (pipeline.deliver_job, timedelta(seconds=sch.deliver_seconds), timedelta(0)),
@@ -179,7 +181,18 @@ async def run_with_bot(settings: Settings, db: Any) -> None:
 
 
 def _summary(counts: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counts.items() if not isinstance(v, dict | list))
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if isinstance(v, int))
+
+
+def _exit_for(counts: dict) -> None:
+    """Exit 1 when a delivery failed; 3 when the run stopped at one another live process is
+    sending (it names that process: `deliver` never goes quiet about a stuck outbox)."""
+    if counts.get("held_by"):
+        click.echo(f"held: {counts['held_by']}", err=True)
+    if counts.get("failed"):
+        sys.exit(1)
+    if counts.get("held"):
+        sys.exit(3)
 
 
 @click.command("run")
@@ -200,26 +213,49 @@ def run_cmd(obj, once: bool) -> None:
     Example:
       tokentide run --once
     """
-    settings, db = obj.settings, obj.db
-    if once:
-        for result in asyncio.run(_run_once(settings, db)):
-            line = f"{result['job']}: {result['status']}"
-            if result.get("error"):
-                line += f" ({result['error']})"
-            click.echo(line, err=True)
-        return
-    if settings.secrets.discord_token:
-        asyncio.run(run_with_bot(settings, db))
-    else:
-        asyncio.run(_run_scheduler(settings, db))
+    settings = obj.settings
+    with instance_lock(settings):
+        db = obj.db
+        if once:
+            from bot.summaries import summarize
+
+            # The same lines the daemon logs, one per step as it finishes.
+            asyncio.run(_run_once(settings, db, report=lambda r: click.echo(summarize(r))))
+            return
+        if settings.secrets.discord_token:
+            asyncio.run(run_with_bot(settings, db))
+        else:
+            asyncio.run(_run_scheduler(settings, db))
 
 
-async def _run_once(settings: Settings, db: Any) -> list[dict]:
+def instance_lock(settings: Settings) -> Any:
+    """One `tokentide run` (daemon or --once) per archive: an advisory lock on
+    `<archive>.run.lock`, released by the kernel however the holder ends. A second one stops
+    with one line naming the holder (exit 3). `run --once` takes it too: one cycle beside a
+    running scheduler would poll, alert and post alongside it. The single-step commands
+    (`poll`, `analyze`, `deliver`, `digest --post`) stay usable beside it: analysis and
+    delivery have their own claims."""
+    from bot.store.locks import hold, lock_path
+
+    archive = settings.db_path
+    return hold(
+        lock_path(archive, "run"),
+        now=utcnow(),
+        refusal=lambda who: (
+            f"{archive} is already used by another `tokentide run` ({who}); stop that one "
+            "first, or give this one its own archive with --db"
+        ),
+    )
+
+
+async def _run_once(
+    settings: Settings, db: Any, report: Callable[[dict], None] | None = None
+) -> list[dict]:
     from bot.app import open_app
     from bot.pipeline import run_cycle
 
     async with open_app(settings, db, parse_pool=True) as app:
-        return await run_cycle(app, now=utcnow())
+        return await run_cycle(app, now=utcnow(), report=report)
 
 
 async def _run_scheduler(settings: Settings, db: Any) -> None:
@@ -231,7 +267,7 @@ async def _run_scheduler(settings: Settings, db: Any) -> None:
 
 
 @click.command("digest")
-@click.option("--hours", type=float, default=None, help="Period length (default digest.hours, 24).")
+@click.option("--hours", type=HOURS, default=None, help="Period length (default digest.hours, 24).")
 @click.option("--json", "as_json", is_flag=True, help="Print the digest as one JSON document.")
 @click.option("--post", is_flag=True, help="Enqueue the digest and deliver it now.")
 @click.option("--force", is_flag=True, help="With --post: send again even if already posted.")
@@ -249,8 +285,6 @@ def digest_cmd(obj, hours: float | None, as_json: bool, post: bool, force: bool)
     from bot.config import delivery_target
     from bot.pipeline import build_digest, compose_and_enqueue_digest
 
-    if hours is not None and not hours > 0:
-        raise click.BadParameter("must be a positive number of hours", param_hint="--hours")
     settings, db = obj.settings, obj.db
     now = utcnow()
     if not post:
@@ -279,8 +313,7 @@ def digest_cmd(obj, hours: float | None, as_json: bool, post: bool, force: bool)
         click.echo(
             f"delivery {delivery if delivery is not None else '-'}: {_summary(counts)}", err=True
         )
-    if counts.get("failed"):
-        sys.exit(1)
+    _exit_for(counts)
 
 
 async def _deliver(settings: Settings, db: Any) -> dict:
@@ -298,7 +331,9 @@ def deliver_cmd(obj, as_json: bool) -> None:
     """Deliver every due message in the outbox (digests, share alerts) and print the counts.
 
     Messages that Discord answered with 5xx, a timeout or a rate limit are retried on a later
-    run after backoff; refused ones are marked failed with Discord's reason.
+    run after backoff; refused ones are marked failed with Discord's reason (exit 1). A
+    message another running process is sending is left to it: the run says who holds it
+    since when, and exits 3; a sender that died is replaced at once.
 
     \b
     Example:
@@ -309,5 +344,4 @@ def deliver_cmd(obj, as_json: bool) -> None:
         click.echo(json.dumps(counts))
     else:
         click.echo(_summary(counts))
-    if counts.get("failed"):
-        sys.exit(1)
+    _exit_for(counts)

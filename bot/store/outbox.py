@@ -2,6 +2,11 @@
 
 A delivery is unique per (kind, key, destination), so enqueuing the same digest or alert twice
 is a no-op. Producers never talk to Discord; they only call `enqueue`.
+
+A worker claims a delivery before sending it (`claim`: who, since, lease until), keeps the
+lease fresh while it sends (`renew`), and writes its progress only while it still holds the
+claim (`record(..., holder=...)`), so a worker that lost its claim to a successor cannot
+overwrite the successor's progress.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ __all__ = [
     "claim",
     "destination_for",
     "enqueue",
+    "get",
     "next_attempt_at",
     "pending",
     "queued_id",
     "record",
+    "renew",
 ]
 
 _COLUMNS = ", ".join(Delivery.__dataclass_fields__)
@@ -73,7 +80,9 @@ def enqueue(
         db.execute(
             """UPDATE deliveries SET payload = :payload, status = 'pending', attempts = 0,
                    next_attempt_at = :next_attempt_at, nonce = :nonce, sent_at = NULL,
-                   message_id = NULL, last_error = NULL, parts_sent = 0, message_ids = '[]'
+                   message_id = NULL, last_error = NULL, parts_sent = 0, message_ids = '[]',
+                   claimed_by = NULL, claimed_at = NULL, lease_until = NULL,
+                   sending_part = NULL, resent_parts = '[]'
                WHERE kind = :kind AND key = :key AND destination = :destination""",
             row,
         )
@@ -99,14 +108,38 @@ def pending(db: sqlite_utils.Database, destination: str) -> list[Delivery]:
     return [Delivery(*row) for row in rows]
 
 
-def claim(db: sqlite_utils.Database, delivery: Delivery, *, until: datetime) -> bool:
-    """Hold `delivery` until `until` so a second worker skips it; False if someone else did
-    (its `next_attempt_at` moved since it was read)."""
+def get(db: sqlite_utils.Database, delivery_id: int) -> Delivery | None:
+    row = db.execute(f"SELECT {_COLUMNS} FROM deliveries WHERE id = ?", [delivery_id]).fetchone()
+    return Delivery(*row) if row else None
+
+
+def claim(
+    db: sqlite_utils.Database,
+    delivery_id: int,
+    *,
+    holder: str,
+    now: datetime,
+    until: datetime,
+    replacing: str | None,
+) -> bool:
+    """Hold a pending delivery for `holder` until `until`. Only if its claim is still
+    `replacing` (None: unclaimed; else the dead or expired claim the caller saw), so of two
+    workers racing for it exactly one wins; False for the other."""
     with transaction(db):
         cur = db.execute(
-            """UPDATE deliveries SET next_attempt_at = ?
-               WHERE id = ? AND status = 'pending' AND next_attempt_at = ?""",
-            [to_iso(until), delivery.id, delivery.next_attempt_at],
+            """UPDATE deliveries SET claimed_by = ?, claimed_at = ?, lease_until = ?
+               WHERE id = ? AND status = 'pending' AND claimed_by IS ?""",
+            [holder, to_iso(now), to_iso(until), delivery_id, replacing],
+        )
+    return cur.rowcount == 1
+
+
+def renew(db: sqlite_utils.Database, delivery_id: int, *, holder: str, until: datetime) -> bool:
+    """Extend `holder`'s lease; False when it no longer holds the delivery."""
+    with transaction(db):
+        cur = db.execute(
+            "UPDATE deliveries SET lease_until = ? WHERE id = ? AND claimed_by = ?",
+            [to_iso(until), delivery_id, holder],
         )
     return cur.rowcount == 1
 
@@ -120,17 +153,31 @@ _RECORDABLE = {
     "message_ids",
     "parts_sent",
     "last_error",
+    "claimed_by",
+    "claimed_at",
+    "lease_until",
+    "sending_part",
+    "resent_parts",
 }
 
 
-def record(db: sqlite_utils.Database, delivery_id: int, **values: Any) -> None:
-    """Write what happened to a delivery (status, attempts, sent parts, error) in one UPDATE."""
+def record(
+    db: sqlite_utils.Database, delivery_id: int, *, holder: str | None = None, **values: Any
+) -> bool:
+    """Write what happened to a delivery (status, attempts, sent parts, error, claim) in one
+    UPDATE. With `holder`, only while that claim still holds it: False (nothing written) when
+    another sender has taken it over."""
     unknown = set(values) - _RECORDABLE
     if unknown:
         raise ValueError(f"not a delivery progress column: {', '.join(sorted(unknown))}")
     sets = ", ".join(f"{k} = :{k}" for k in values)
+    where = "id = :id" if holder is None else "id = :id AND claimed_by = :holder"
     with transaction(db):
-        db.execute(f"UPDATE deliveries SET {sets} WHERE id = :id", {**values, "id": delivery_id})
+        cur = db.execute(
+            f"UPDATE deliveries SET {sets} WHERE {where}",
+            {**values, "id": delivery_id, "holder": holder},
+        )
+    return cur.rowcount == 1
 
 
 def next_attempt_at(db: sqlite_utils.Database, destination: str) -> str | None:

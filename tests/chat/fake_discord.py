@@ -3,11 +3,14 @@
 It enforces Discord's documented message limits (400 with code 50035 "Invalid Form Body"), can
 be told to answer the next requests with 429 (Retry-After, Via, X-RateLimit-* headers) or 5xx,
 honours `nonce` + `enforce_nonce` (the same nonce returns the first message, no duplicate) and
-`?wait=true` on webhooks, and records everything it accepted for the tests to inspect.
+`?wait=true` on webhooks, and records everything it accepted for the tests to inspect. It can
+also hang on the next message post — before taking the message, or after taking it but before
+answering — so a test can kill the sender while a message is on the wire.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -93,6 +96,12 @@ class FakeDiscord:
     down_status: int | None = None  # answer every message post with this (an outage)
     remaining: int | None = None  # X-RateLimit-Remaining to report on success (None: 4)
     reset_after: float = 0.05
+    # Upcoming message posts to hang on: False = before taking the message, True = after
+    # taking it (Discord has it, the sender never hears back). `hung` is set when one hangs.
+    hangs: list[bool] = field(default_factory=list)
+    latency_s: float = 0.0  # time Discord takes over each message post (a wider send window)
+    hung: asyncio.Event = field(default_factory=asyncio.Event)
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: Any = field(default_factory=lambda: itertools.count(900_000_000_000_000_001))
     _nonces: dict[str, dict[str, Any]] = field(default_factory=dict)
     _runner: Any = None
@@ -101,6 +110,11 @@ class FakeDiscord:
     def fail_next(self, status: int, times: int = 1, **kwargs: Any) -> None:
         """Answer the next `times` message posts with `status` (429 or 5xx)."""
         self.plan.extend(Planned(status, **kwargs) for _ in range(times))
+
+    def hang_next(self, *, accepted: bool) -> None:
+        """Hang on the next message post until `stop()`; with `accepted` the message is
+        created first (in `messages`), as when Discord takes it and the answer is lost."""
+        self.hangs.append(accepted)
 
     async def start(self) -> str:
         app = web.Application()
@@ -120,6 +134,7 @@ class FakeDiscord:
         return self.base
 
     async def stop(self) -> None:
+        self._release.set()  # let hung requests end, so the server can shut down
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -252,10 +267,30 @@ class FakeDiscord:
 
     # --- routes ------------------------------------------------------------------------
 
+    async def _post(self, where: str, body: dict[str, Any], files: list[dict]) -> web.Response:
+        if self.latency_s:
+            # Half before the message exists, half after: a sender killed in the second half
+            # has posted a message it never hears about.
+            await asyncio.sleep(self.latency_s / 2)
+        if not self.hangs:
+            response = self._accept(where, body, files)
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s / 2)
+            return response
+        accepted = self.hangs.pop(0)
+        if accepted:
+            response = self._accept(where, body, files)
+        else:
+            self.requests.append({"where": where, "body": body, "files": files})
+            response = _json({"message": "Service Unavailable", "code": 0}, status=503)
+        self.hung.set()
+        await self._release.wait()
+        return response
+
     async def _webhook(self, request: web.Request) -> web.Response:
         body, files = await self._read_body(request)
         where = f"webhook:{request.match_info['wid']}"
-        response = self._accept(where, body, files)
+        response = await self._post(where, body, files)
         if response.status == 200 and request.query.get("wait") not in ("true", "1"):
             return web.Response(status=204)
         return response
@@ -264,7 +299,7 @@ class FakeDiscord:
         if request.headers.get("Authorization") != f"Bot {self.token}":
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         body, files = await self._read_body(request)
-        return self._accept(f"channel:{request.match_info['cid']}", body, files)
+        return await self._post(f"channel:{request.match_info['cid']}", body, files)
 
     async def _me(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bot {self.token}":

@@ -78,7 +78,7 @@ async def test_webhook_delivers_once_through_500_and_429(db, fake, webhook_setti
 
     fake.fail_next(429, retry_after=0.05)  # short: slept inline, not a failed attempt
     counts = await _deliver(db, webhook_settings, NOW + timedelta(seconds=30))
-    assert counts == {"sent": 1, "failed": 0, "retrying": 0, "skipped": 0}
+    assert counts == {"sent": 1, "failed": 0, "retrying": 0, "skipped": 0, "held": 0}
     assert [m["content"][:6] for m in fake.messages] == ["part 1", "part 2"]
     row = _row(db, delivery)
     assert row["status"] == "sent" and row["sent_at"] == "2026-11-28T08:00:30Z"
