@@ -1,14 +1,21 @@
-"""Quality of topic tags and story clusters on labelled news (the eval schema of ../shared/eval).
+"""Quality of topic tags, story clusters and narratives on labelled news (the eval schema of
+../shared/eval), and the fast path's speed and quality. Prints one table.
 
 Usage:
-    python benchmarks/quality.py [--data FILE.jsonl] [--uci FILE.jsonl] [--smoke] [--fit]
+    python benchmarks/quality.py [--data FILE.jsonl] [--uci FILE.jsonl] [--narratives FILE.json]
+                                 [--seeds N] [--cache DIR] [--passes N] [--fit] [--smoke]
 
-Defaults: the dev set is read from ../shared/eval/domain_news_dev.jsonl next to the repository
-(i.e. <repo>/../shared/eval/); when it is absent the script says so and exits 0. Prints one
-table: BCubed P/R/F1 of stories, per-topic P/R/F1, the thresholds used, and cross-validated
-numbers (5 folds by story: the held-out stories never influence the weights or thresholds
-they are scored with). `--fit` refits the shipped topic weights (bot/narratives/topic_head.json)
-and prints the story parameters chosen on the full file. Needs scikit-learn for CV and --fit.
+Defaults: the files of ../shared/eval/ beside the repository; without the dev set the script
+says so and exits 0. Rows: dev-set stories (BCubed P/R/F1, in-sample and cross-validated: 5 folds
+by story, weights *and* thresholds chosen on four folds and scored on the fifth), topics (per-topic
+P/R/F1, CV), the captured live feeds (articles that land in multi-article stories: theme merges),
+the dense UCI headline stream in time order and two shuffles (shipped settings; with --fit also
+story-fold CV of the headline rule, see _headline_fit.py), dev narratives (pair precision and
+recall, shipped threshold and leave-one-thread-out, see _narrative_eval.py) and one row per
+embedding backend (texts/s on the dev texts, dev CV F1 with cuts refitted for that backend).
+`--fit` refits bot/narratives/topic_head.json and story_link.json (link model, hybrid rule and
+headline rule, for the default model and for its int8 fast path). `--cache DIR` keeps the
+vectors between runs. Needs scikit-learn for CV and --fit.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import _headline_fit as headline_fit  # noqa: E402
+import _narrative_eval as narrative_eval  # noqa: E402
 from outlets_coverage import outlet_quality_rows  # noqa: E402
 
 from bot.config import default_topics  # noqa: E402
@@ -50,6 +59,7 @@ from bot.narratives.story_params import (  # noqa: E402
     default_params,
 )
 from bot.narratives.text import article_text, names, normalise_title  # noqa: E402
+from bot.narratives.threads import DEFAULT_RULE  # noqa: E402
 from bot.narratives.topics import HEAD_FILE, KEYWORD_CAP, TopicTagger, load_head  # noqa: E402
 
 EVAL = REPO.parent / "shared" / "eval"
@@ -387,13 +397,129 @@ def fmt(x: tuple) -> str:
     return " ".join(f"{v:.3f}" for v in x)
 
 
+class Table:
+    """The one table quality.py prints: measure, P, R, F1 and a note."""
+
+    def __init__(self) -> None:
+        self.lines = [f"{'measure':54} {'P':>5} {'R':>5} {'F1':>5}  note", "-" * 100]
+
+    def row(self, measure: str, prf3: tuple | None = None, note: str = "") -> None:
+        cells = fmt(prf3) if prf3 is not None else f"{'':5} {'':5} {'':5}"
+        self.lines.append(f"{measure:54} {cells}  {note}".rstrip())
+
+    def text(self, note: str) -> None:
+        self.lines.append(note)
+
+
+def embed_cached(embedder, texts: list[str], cache: Path | None, name: str) -> np.ndarray | None:
+    """Vectors from `cache` (one .npy per file and model) when it holds them for these texts;
+    else encoded (and saved there). None: encode without a cache."""
+    if cache is None:
+        return None
+    key = f"{name}.{embedder.model_id.replace('/', '_')}.{len(texts)}"
+    path = cache / f"{key}.npy"
+    if path.exists():
+        return np.load(path)
+    cache.mkdir(parents=True, exist_ok=True)
+    vectors = embedder.encode(texts)
+    np.save(path, vectors)
+    return vectors
+
+
+def load_corpus(path: Path, embedder, cache: Path | None, limit: int | None = None) -> Corpus:
+    rows = load_rows(path)[:limit]
+    rows.sort(key=row_time)  # the stream order a live archive would see
+    texts = [article_text(r.get("title"), r.get("summary") or r.get("text")) for r in rows]
+    return Corpus(rows, embedder, embed_cached(embedder, texts, cache, path.stem))
+
+
+def stream_orders(n: int) -> dict[str, list[int]]:
+    return headline_fit.orders(n, shuffles=2)
+
+
+# Centroid cuts searched for an embedder on another similarity scale (the int8 fast path).
+WIDE_COSINES = (0.55, 0.6, 0.625, 0.65, 0.675, 0.7, 0.725, 0.75, 0.8)
+
+
+def fit_link_doc(corpus: Corpus, model_id: str, cosines: tuple[float, ...]) -> dict:
+    """The link model, learned-method threshold and hybrid rule fitted on the whole dev set."""
+    all_idx = list(range(len(corpus.rows)))
+    link = fit_link(corpus, all_idx)
+    full = {t: corpus.score(all_idx, linked(link, t))[2] for t in LINK_THRESHOLDS}
+    threshold = max(LINK_THRESHOLDS, key=lambda t: (round(full[t], 3), -abs(t - 0.45)))
+    prob, cosine = tune_hybrid(corpus, all_idx, link, cosines)
+    by_prob = {q: corpus.score(all_idx, hybrid(link, q, cosine))[2] for q in HYBRID_PROBS}
+    return {
+        "model": model_id,
+        "features": list(LINK_FEATURES),
+        "weights": list(link.weights),
+        "bias": link.bias,
+        "threshold": threshold,
+        "centroid_threshold": cosine,
+        "f1_by_threshold": {str(t): round(v, 4) for t, v in full.items()},
+        "hybrid": {
+            "probability": prob,
+            "min_member_cos": HYBRID_MEMBER_COS,
+            "min_shared_names": HYBRID_SHARED_NAMES,
+            "f1_by_probability": {str(q): round(v, 4) for q, v in by_prob.items()},
+        },
+    }
+
+
+def fit_headlines(uci: Corpus, model_id: str, table: Table, smoke: bool) -> dict:
+    """The headline rule chosen on the whole UCI stream, with its story-fold CV as rows."""
+    base = default_params(model_id)
+    sweep = headline_fit.Sweep(
+        uci, replace(base, headlines=None), headline_fit.rules(smoke), stream_orders(len(uci.rows))
+    )
+    everything = np.ones(len(uci.gold), bool)
+    best = sweep.choose(everything)
+    cv = sweep.cross_validate(uci.gold)
+    for name in sweep.runs:
+        table.row(f"UCI {name}, headline rule CV ({model_id[-5:]})", cv[name], "held-out stories")
+    picks = [sweep.grid[k] for k in cv["chosen"]]
+    table.text(f"    CV folds chose: {[(r.threshold, r.name_weight, r.merge_cos) for r in picks]}")
+    return headline_fit.rule_doc(sweep.grid[best])
+
+
+def write_fit(docs: list[dict]) -> Path:
+    main_doc, *others = docs
+    if others:
+        main_doc = {**main_doc, "others": others}
+    out = REPO / "bot" / "narratives" / LINK_FILE
+    out.write_text(json.dumps(main_doc, indent=1) + "\n", "utf-8")
+    return out
+
+
+def time_encode(embedders: list, texts: list[str], passes: int) -> list[float]:
+    """texts/s per embedder: median of `passes`, the embedders interleaved so a change in the
+    machine's load hits them alike."""
+    for e in embedders:
+        e.encode(texts[:8])  # load and warm
+    runs: list[list[float]] = [[] for _ in embedders]
+    for _ in range(passes):
+        for k, e in enumerate(embedders):
+            t = time.perf_counter()
+            e.encode(texts)
+            runs[k].append(len(texts) / (time.perf_counter() - t))
+    return [float(np.median(r)) for r in runs]
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=EVAL / "domain_news_dev.jsonl")
     ap.add_argument("--uci", type=Path, default=EVAL / "uci_news_head.jsonl")
-    ap.add_argument("--smoke", action="store_true", help="small grid and a UCI slice")
-    ap.add_argument("--fit", action="store_true", help="refit bot/narratives/topic_head.json")
+    ap.add_argument("--narratives", type=Path, default=EVAL / "narratives_dev.json")
+    ap.add_argument("--smoke", action="store_true", help="small grids, a UCI slice, no fast path")
+    ap.add_argument(
+        "--fit",
+        action="store_true",
+        help="refit topic_head.json and story_link.json (link model, hybrid, headline rule; "
+        "the same for the int8 fast path)",
+    )
     ap.add_argument("--seeds", type=int, default=1, help="repeat story CV over N fold splits")
+    ap.add_argument("--cache", type=Path, default=None, help="keep vectors here between runs")
+    ap.add_argument("--passes", type=int, default=3, help="timed encodes per fast-path backend")
     args = ap.parse_args(argv)
     if not args.data.exists():
         print(
@@ -403,147 +529,177 @@ def main(argv: list[str]) -> int:
         return 0
     started = time.monotonic()
     embedder = Embedder()
-    rows = load_rows(args.data)
-    rows.sort(key=row_time)  # the stream order a live archive would see
-    corpus = Corpus(rows, embedder)
+    corpus = load_corpus(args.data, embedder, args.cache)
+    rows = corpus.rows
     all_idx = np.arange(len(rows))
+    order = list(all_idx)
     topics = default_topics()
+    table = Table()
+    uci = None
+    if args.uci.exists():
+        uci = load_corpus(args.uci, embedder, args.cache, 800 if args.smoke else None)
 
     if args.fit:
         base = TopicTagger.build(topics, embedder.encode, embedder.model_id, head={})
         head = fit_head(corpus, topic_features(base, corpus), all_idx, embedder.model_id)
-        out = REPO / "bot" / "narratives" / HEAD_FILE
-        out.write_text(json.dumps(head, separators=(",", ":")) + "\n", "utf-8")
-        best = tune(corpus, list(all_idx), param_grid(False))
-        print(f"wrote {out.relative_to(REPO)}; best centroid params on the full file: {best}")
-        # The threshold is chosen on the whole file: a held-out fold holds a fifth of the
-        # stories, so it is sparser than a live stream and rewards linking too eagerly. The
-        # "CV link model" row below repeats this choice inside each training split.
-        link = fit_link(corpus, list(all_idx))
-        full = {t: corpus.score(list(all_idx), linked(link, t))[2] for t in LINK_THRESHOLDS}
-        threshold = max(LINK_THRESHOLDS, key=lambda t: (round(full[t], 3), -abs(t - 0.45)))
-        cv = {t: cv_link(corpus, t)[2] for t in LINK_THRESHOLDS}
-        order = list(all_idx)
-        by_prob = {
-            q: corpus.score(order, hybrid(link, q, CENTROID_PARAMS.threshold))[2]
-            for q in HYBRID_PROBS
-        }
-        prob = max(HYBRID_PROBS, key=lambda q: (round(by_prob[q], 4), -abs(q - 0.7)))
-        doc = {
-            "model": embedder.model_id,
-            "features": list(LINK_FEATURES),
-            "weights": list(link.weights),
-            "bias": link.bias,
-            "threshold": threshold,
-            "f1_by_threshold": {str(t): round(v, 4) for t, v in full.items()},
-            "heldout_fold_f1_by_threshold": {str(t): round(v, 4) for t, v in cv.items()},
-            "hybrid": {
-                "probability": prob,
-                "min_member_cos": HYBRID_MEMBER_COS,
-                "min_shared_names": HYBRID_SHARED_NAMES,
-                "f1_by_probability": {str(q): round(v, 4) for q, v in by_prob.items()},
-            },
-        }
-        out = REPO / "bot" / "narratives" / LINK_FILE
-        out.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
-        print(f"wrote {out.relative_to(REPO)} (threshold {threshold})")
+        (REPO / "bot" / "narratives" / HEAD_FILE).write_text(
+            json.dumps(head, separators=(",", ":")) + "\n", "utf-8"
+        )
+        docs = []
+        for emb, c, u in fit_targets(embedder, corpus, uci, args):
+            doc = fit_link_doc(c, emb.model_id, HYBRID_COSINES if emb is embedder else WIDE_COSINES)
+            if u is not None:
+                doc["headlines"] = fit_headlines(u, emb.model_id, table, args.smoke)
+            docs.append(doc)
+        table.text(f"wrote {HEAD_FILE} and {write_fit(docs).relative_to(REPO)}")
 
     head = load_head()
     tagger = TopicTagger.build(topics, embedder.encode, embedder.model_id, head=head)
     grid = param_grid(args.smoke)
-    order = list(all_idx)
-    lines = [f"data: {args.data.name} ({len(rows)} articles, {len(set(corpus.gold))} stories)"]
-    lines.append(f"{'measure':38} {'P':>5} {'R':>5} {'F1':>5}")
     shipped = default_params(embedder.model_id)
     centroid = default_params(embedder.model_id, "centroid")
     learned = default_params(embedder.model_id, "learned")
-    method = "hybrid" if shipped.hybrid is not None else "centroid"
     seeds = range(max(1, args.seeds))
     # --smoke keeps the centroid cut of the hybrid fixed, as its centroid grid is narrowed.
-    cosines = (CENTROID_PARAMS.threshold,) if args.smoke else HYBRID_COSINES
-    cv_rows = [
-        (f"stories BCubed (shipped: {method})", lambda s: corpus.score(order, shipped), False),
-        ("stories BCubed CV hybrid", lambda s: cv_hybrid(corpus, s, cosines), True),
-        ("stories centroid method", lambda s: corpus.score(order, centroid), False),
-        ("stories BCubed CV centroid", lambda s: cv_stories(corpus, grid, s), True),
-        ("stories opt-in link model", lambda s: corpus.score(order, learned), False),
+    cosines = (shipped.threshold,) if args.smoke else HYBRID_COSINES
+    table.text(f"dev set: {args.data.name} ({len(rows)} articles, {len(set(corpus.gold))} stories)")
+    story_rows = [
+        ("dev stories, shipped hybrid (in-sample)", lambda s: corpus.score(order, shipped), False),
+        ("dev stories, CV hybrid", lambda s: cv_hybrid(corpus, s, cosines), True),
+        (
+            "dev stories, centroid method (in-sample)",
+            lambda s: corpus.score(order, centroid),
+            False,
+        ),
+        ("dev stories, CV centroid", lambda s: cv_stories(corpus, grid, s), True),
+        (
+            "dev stories, opt-in link model (in-sample)",
+            lambda s: corpus.score(order, learned),
+            False,
+        ),
     ]
-    for label, score, repeat in cv_rows:
-        lines.append(f"{label:38} {fmt(score(0))}")
+    for label, score, repeat in story_rows:
+        table.row(label, score(0), "5 folds by story" if repeat else "")
         if repeat and len(seeds) > 1:
             runs = np.array([score(s) for s in seeds])
-            lines.append(
-                f"{'  mean of ' + str(len(seeds)) + ' fold splits':38} {fmt(runs.mean(0))}"
-                f"  (F1 min {runs[:, 2].min():.3f}, max {runs[:, 2].max():.3f})"
+            table.row(
+                f"  mean of {len(seeds)} fold splits",
+                tuple(runs.mean(0)),
+                f"F1 min {runs[:, 2].min():.3f}, max {runs[:, 2].max():.3f}",
             )
-    lines.append(f"{'stories opt-in link model CV':38} {fmt(cv_link(corpus, None))}")
+    table.row("dev stories, CV opt-in link model", cv_link(corpus, None))
+    in_sample = topic_scores(tagger, corpus, all_idx)
+    cv = cv_topics(corpus, embedder)
+    cv_pooled = cv_topics(corpus, embedder, pooled_only=True)
+    for tid in topics:
+        table.row(f"dev topic {tid}, CV", cv[tid], f"in-sample F1 {in_sample[tid][2]:.3f}")
+        table.row(f"dev topic {tid}, CV definition only", cv_pooled[tid])
     live = feed_rows()
     if live:
         lc = Corpus(live, embedder)
         for label, params in (("shipped", shipped), ("centroid", centroid), ("learned", learned)):
             groups = multi_stories(lc, params)
-            lines.append(
-                f"live feeds ({len(live)} articles), {label}: {sum(map(len, groups))} articles "
-                f"in {len(groups)} multi-article stories"
+            table.row(
+                f"live feeds ({len(live)} articles), {label}",
+                None,
+                f"{sum(map(len, groups))} articles in {len(groups)} multi-article stories",
             )
-            if label == "shipped":
-                for g in groups:
-                    lines.append("    " + " | ".join(lc.rows[i]["title"][:50] for i in g))
     else:
-        lines.append(f"live feeds: {FEED_CAPTURES} not found, skipped")
-    in_sample = topic_scores(tagger, corpus, all_idx)
-    cv = cv_topics(corpus, embedder)
-    cv_pooled = cv_topics(corpus, embedder, pooled_only=True)
-    for tid in topics:
-        lines.append(f"{'topic ' + tid + ' (shipped weights)':38} {fmt(in_sample[tid])}")
-        lines.append(f"{'topic ' + tid + ' CV 5-fold':38} {fmt(cv[tid])}")
-        lines.append(f"{'topic ' + tid + ' CV definition only':38} {fmt(cv_pooled[tid])}")
-    if args.uci.exists():
-        uci = load_rows(args.uci)
-        if args.smoke:
-            uci = uci[:800]
-        uci.sort(key=row_time)
-        uc = Corpus(uci, embedder)
-        time_order = list(range(len(uci)))
-        shuffled = time_order[:]
-        random.Random(1).shuffle(shuffled)
-        label = f"uci_news_head ({len(uci)})"
-        lines.append(f"{label + ' time order':38} {fmt(uc.score(time_order, shipped))}")
-        lines.append(f"{label + ' shuffled':38} {fmt(uc.score(shuffled, shipped))}")
-        lines.append(f"{label + ' link model, time':38} {fmt(uc.score(time_order, learned))}")
+        table.text(f"live feeds: {FEED_CAPTURES} not found, skipped")
+    if uci is not None:
+        n = len(uci.rows)
+        no_headlines = replace(shipped, headlines=None)
+        for name, o in stream_orders(n).items():
+            table.row(f"UCI ({n}) {name}, shipped", uci.score(o, shipped))
+        shuffled = stream_orders(n)["shuffled 1"]
+        table.row(f"UCI ({n}) shuffled 1, without headline rule", uci.score(shuffled, no_headlines))
+        # The UCI times are crawl times (a story's articles within minutes): scrambling them
+        # shows the rule does not lean on that artefact.
+        scrambled = Corpus.__new__(Corpus)
+        scrambled.__dict__.update(uci.__dict__)
+        span = (min(uci.times), max(uci.times))
+        rng = random.Random(5)
+        scrambled.times = [rng.uniform(*span) for _ in uci.times]
+        table.row(f"UCI ({n}) shuffled 1, times scrambled", scrambled.score(shuffled, shipped))
     else:
-        lines.append(f"uci: {args.uci} not found, skipped")
-    p = CENTROID_PARAMS
-    link = (
-        "none"
-        if learned.link is None
-        else ", ".join(
-            f"{n} {w:+.2f}" for n, w in zip(LINK_FEATURES, learned.link.weights, strict=True)
+        table.text(f"uci: {args.uci} not found, skipped")
+    if args.narratives.exists():
+        labels = narrative_eval.load_labels(args.narratives)
+        rule = DEFAULT_RULE
+        p, r = narrative_eval.evaluate(corpus, shipped, labels, rule)
+        table.row(
+            "dev narratives, pair P / R (shipped)",
+            (p, r, 2 * p * r / (p + r or 1)),
+            f"threshold {rule.threshold:g}",
         )
-    )
-    lines.append(
-        f"opt-in link model: probability >= {learned.threshold:g}; weights {link}; window "
-        f"{learned.window_days:g} d"
-    )
+        p, r, chosen = narrative_eval.cross_validate(corpus, shipped, labels)
+        table.row(
+            "dev narratives, pair P / R, leave one thread out",
+            (p, r, 2 * p * r / (p + r or 1)),
+            f"thresholds chosen {chosen}",
+        )
+    if not args.smoke:
+        fastpath_rows(table, embedder, corpus, args)
+    h = shipped.headlines
+    if h is not None:
+        table.text(
+            f"headline rule (<= {h.max_words} words): centroid >= {h.threshold:g} with names "
+            f"x {h.name_weight:g}; {h.votes} of {h.neighbours} neighbours >= "
+            f"{h.neighbour_cos:g} within {h.recent_days:g} d; merge at {h.merge_cos:g}"
+        )
     if shipped.hybrid is not None:
-        h = shipped.hybrid
-        lines.append(
-            f"hybrid: centroid rule, or link probability >= {h.probability:g} with best member "
-            f"cosine >= {h.min_member_cos:g} and >= {h.min_shared_names} shared name(s)"
+        hy = shipped.hybrid
+        table.text(
+            f"hybrid: centroid >= {shipped.threshold:.4f} (decay {shipped.decay:g}, window "
+            f"{shipped.window_days:g} d), or link probability >= {hy.probability:g} with best "
+            f"member cosine >= {hy.min_member_cos:g} and >= {hy.min_shared_names} shared name(s)"
         )
-    lines.append(
-        f"centroid method: cosine >= {p.threshold:.4f}, window {p.window_days:g} d, name weight "
-        f"{p.name_weight:g}, decay {p.decay:g}; duplicate cosine {p.duplicate_threshold:g}"
-    )
-    lines.append(
+    table.text(
         "topic thresholds (probability): "
         + ", ".join(f"{r.topic_id} {r.threshold:g}" for r in tagger.rules)
         + f"; keyword cap {KEYWORD_CAP}; CV grid {len(grid)} story settings"
     )
-    lines += outlet_quality_rows(rows)  # outlet coverage and lead-time sanity
-    lines.append(f"elapsed {time.monotonic() - started:.1f}s")
-    print("\n".join(lines))
+    table.lines += outlet_quality_rows(rows)  # outlet coverage and lead-time sanity
+    table.text(f"elapsed {time.monotonic() - started:.1f}s")
+    print("\n".join(table.lines))
     return 0
+
+
+def fit_targets(embedder, corpus: Corpus, uci: Corpus | None, args):
+    """(embedder, dev corpus, UCI corpus or None) for the default model and its int8 path."""
+    yield embedder, corpus, uci
+    if args.smoke:
+        return
+    fast = Embedder(quantize=True)
+    c8 = load_corpus(args.data, fast, args.cache)
+    u8 = load_corpus(args.uci, fast, args.cache) if uci is not None else None
+    yield fast, c8, u8
+
+
+def fastpath_rows(table: Table, embedder, corpus: Corpus, args) -> None:
+    """One row per backend: texts/s on the dev texts and dev CV F1 with its own fitted cuts."""
+    fast = Embedder(quantize=True)
+    fast_corpus = load_corpus(args.data, fast, args.cache)
+    rates = time_encode([embedder, fast], corpus.texts, max(1, args.passes))
+    base_f1 = cv_hybrid(corpus, 0, WIDE_COSINES)
+    fast_f1 = cv_hybrid(fast_corpus, 0, WIDE_COSINES)
+    cos = float(np.mean(np.sum(corpus.vectors * fast_corpus.vectors, axis=1)))
+    table.row(
+        f"fast path: torch fp32 ({rates[0]:.0f} texts/s)",
+        base_f1,
+        "dev CV hybrid, cuts refitted per fold",
+    )
+    table.row(
+        f"fast path: torch dynamic int8 ({rates[1]:.0f} texts/s)",
+        fast_f1,
+        f"{rates[1] / rates[0]:.2f}x, F1 {fast_f1[2] - base_f1[2]:+.3f}; mean cosine to fp32 "
+        f"{cos:.3f}",
+    )
+    table.row(
+        "fast path: ONNX / OpenVINO",
+        None,
+        "not measured: optimum is not installed and its extra would change the pins",
+    )
 
 
 if __name__ == "__main__":

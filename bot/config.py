@@ -82,6 +82,7 @@ class ModelConfig:
     path: str | None = None
     backend: str = "torch"
     batch_size: int = 64
+    quantize: bool = False  # torch dynamic int8 (opt-in fast path; see docs/performance.md)
 
 
 @dataclass(frozen=True)

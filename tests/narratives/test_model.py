@@ -102,3 +102,16 @@ def test_backend_is_passed_through_or_refused_clearly(settings):
     assert Embedder.from_settings(settings).backend == "torch"
     with pytest.raises(ModelError, match=r"^model\.backend: 'static' cannot load"):
         Embedder(backend="static")
+
+
+def test_int8_fast_path_has_its_own_model_id_and_close_vectors(real_embedder, settings):
+    from dataclasses import replace
+
+    fast = Embedder.from_settings(replace(settings, model=replace(settings.model, quantize=True)))
+    assert fast.quantize and fast.model_id == real_embedder.model_id + "+int8"
+    texts = ["Nvidia halts H20 production", "Dutch government tightens ASML export rules"]
+    a, b = real_embedder.encode(texts), fast.encode(texts)
+    assert b.dtype == np.float32 and np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-5)
+    assert (np.sum(a * b, axis=1) > 0.85).all()  # close, but not the same scale
+    with pytest.raises(ModelError, match=r"^model\.quantize: .*needs model.backend torch"):
+        Embedder(backend="onnx", quantize=True)

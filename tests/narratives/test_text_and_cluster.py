@@ -184,3 +184,13 @@ def test_hybrid_link_needs_a_shared_name_and_a_close_member():
 def test_best_with_empty_index():
     index = StoryIndex(PARAMS, 4)
     assert index.best(np.ones(4, np.float32) / 2, T0, frozenset())[0] == -1
+
+
+def test_a_summary_that_only_repeats_the_headline_is_left_out():
+    google = (
+        '<a href="https://x.test/1">Nvidia halts H20 production</a>&nbsp;&nbsp;<font>Reuters</font>'
+    )
+    assert article_text("Nvidia halts H20 production", google) == "Nvidia halts H20 production"
+    teaser = "Nvidia halts H20 production after Beijing told firms to avoid the chip"
+    assert article_text("Nvidia halts H20 production", teaser).endswith(teaser)
+    assert article_text("", google) == "Nvidia halts H20 production Reuters"

@@ -27,7 +27,7 @@ import numpy as np
 from bot.narratives.cluster import ClusterParams, HeadlineRule
 
 FOLDS = 5
-PRECISION_FLOOR = 0.86  # the target is 0.85; the floor keeps a margin for unseen orders
+PRECISION_FLOOR = 0.855  # the target is 0.85; the floor keeps a small margin for unseen orders
 MAX_WORDS = 18  # UCI headlines: median 9 words, 99th percentile 15; dev texts: 17+ words
 FIXED = {"max_words": MAX_WORDS, "recent_days": 3.0, "merge_min_size": 3, "merge_days": 3.0}
 GRID = {
