@@ -119,3 +119,18 @@ def test_lock_file_names_the_holder_and_is_free_again_after(tmp_path, monkeypatc
     assert path.read_text() == ""  # cleared on release: no stale name
     with hold(path, now=now, refusal=str):
         pass
+
+
+def test_holder_states():
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from bot.store.locks import holder_state, this_process
+
+    me = this_process(datetime(2026, 11, 28, tzinfo=UTC))
+    assert holder_state(me) == "alive"
+    assert holder_state(replace(me, start=(me.start or 0) + 1)) == "dead"  # pid reused
+    assert holder_state(replace(me, boot_id="an-earlier-boot")) == "dead"  # rebooted since
+    assert holder_state(replace(me, pid_ns="pid:[1]")) == "unknown"  # another container
+    assert holder_state(replace(me, host="elsewhere.example")) == "unknown"
+    assert holder_state(replace(me, pid=2**22 + 1)) == "dead"  # beyond pid_max: no such pid

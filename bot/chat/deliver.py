@@ -156,8 +156,9 @@ async def deliver_pending(
             break
         finally:
             renewing.cancel()
-            # Normally already released with the outcome; this covers an unexpected error.
-            outbox.record(db, row.id, holder=me, **_RELEASE)
+            # Normally released with the outcome already; this covers an unexpected error or a
+            # cancellation, and keeps `sending_part`: that message may be out.
+            outbox.record(db, row.id, holder=me, claimed_by=None, claimed_at=None, lease_until=None)
         counts[outcome] += 1
         if outcome == "retrying":
             break

@@ -252,3 +252,33 @@ async def test_a_holder_whose_pid_now_belongs_to_another_process_is_dead(
             db, webhook_settings, WebhookSink(webhook_settings, client), now=NOW
         )
     assert counts["sent"] == 1 and counts["held"] == 0
+
+
+async def test_an_unexpected_error_mid_send_releases_the_claim_and_keeps_the_mark(
+    db, fake, webhook_settings
+):
+    """A bug (or a cancellation) while a message is on the wire: the living process lets go
+    of the delivery at once, and the next run knows that message may already be out."""
+    delivery = enqueue(
+        db,
+        kind="digest",
+        key="2026-11-28",
+        destination=destination_for(webhook_settings),
+        payload=_payload(1),
+        now=NOW,
+    )
+
+    class Broken(WebhookSink):
+        async def send(self, out):
+            raise RuntimeError("a bug in the middle of sending")
+
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(RuntimeError):
+            await deliver_pending(db, webhook_settings, Broken(webhook_settings, client), now=NOW)
+        row = db["deliveries"].get(delivery)
+        assert row["claimed_by"] is None and row["sending_part"] == 0
+        counts = await deliver_pending(
+            db, webhook_settings, WebhookSink(webhook_settings, client), now=NOW
+        )
+    assert counts["sent"] == 1 and len(fake.messages) == 1
+    assert json.loads(db["deliveries"].get(delivery)["resent_parts"]) == [0]
