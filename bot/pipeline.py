@@ -304,12 +304,7 @@ def enqueue_breaking_alerts(
     """Queue one `story_alert` per story that broke within `alerts.breaking.window_hours`,
     at most `alerts.breaking.max_per_day` a day. Returns counts and the queued delivery ids."""
     from bot.digest.story_alert import compose_story_alert, story_alert_payload
-    from bot.narratives.breaking import (
-        family_articles,
-        find_breaking,
-        registry_outlet_info,
-        signals_of,
-    )
+    from bot.narratives.breaking import family_articles, family_signals, find_breaking
     from bot.store import signals
 
     conf = settings.alerts.breaking
@@ -318,20 +313,16 @@ def enqueue_breaking_alerts(
     day = local_day(settings, now)
     room = max(conf.max_per_day - signals.alerts_between(db, since=day[0], until=day[1]), 0)
     if not room:
-        return {"queued": [], "daily_cap_reached": True}  # nothing more can go out today
+        # Nothing more can go out today: the check itself is skipped.
+        return {"stories_checked": 0, "breaking": 0, "queued": [], "daily_cap_reached": True}
     found, counts = find_breaking(db, settings, now=now)
     result: dict[str, Any] = {**counts, "queued": [], "capped": max(len(found) - room, 0)}
-    if not found[:room]:
-        return result
-    from bot.feeds.outlets import load_registry
-
-    outlet_info = registry_outlet_info(load_registry())  # countries for the lead
     for item in found[:room]:
         item = family_articles(db, item)
         alert = compose_story_alert(
             {"id": item.story.id, "title": item.story.title, "topics": item.story.topics},
             [{k: getattr(a, k) for k in ("outlet", "url", "duplicate_of")} for a in item.articles],
-            signals_of(item.articles, outlet_info),
+            family_signals(db, item),
             broke_at=item.broke_at,
             window_hours=conf.window_hours,
             topics=list(settings.topics),

@@ -66,7 +66,9 @@ async def test_record_run_records_ok_error_and_bugs(db, db_path):
         async def bug() -> dict:
             raise RuntimeError("a bug")
 
-        assert (await record_run(app, "a", ok, now=NOW)) == {"job": "a", "status": "ok", "new": 3}
+        done = await record_run(app, "a", ok, now=NOW)
+        assert done.pop("duration_s") >= 0
+        assert done == {"job": "a", "status": "ok", "new": 3}
         result = await record_run(app, "b", unreachable, now=NOW)
         assert result["status"] == "error" and "unreachable" in result["error"]
         with pytest.raises(RuntimeError):
@@ -115,6 +117,7 @@ async def test_scheduler_wiring(db, db_path):
         assert set(jobs) == {
             "poll_feeds",
             "analyze",
+            "breaking_alerts",
             "poll_tokens",
             "detect_changes",
             "daily_digest",

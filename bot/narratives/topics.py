@@ -16,6 +16,7 @@ data over the two definition features, so a user's topic works from its definiti
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -93,8 +94,10 @@ class TopicRule:
 
 
 class TopicTagger:
-    def __init__(self, rules: Sequence[TopicRule]) -> None:
+    def __init__(self, rules: Sequence[TopicRule], fingerprint: str | None = None) -> None:
         self.rules = list(rules)
+        # `definitions_hash` of what built the rules; None for hand-made rules.
+        self.fingerprint = fingerprint
 
     @classmethod
     def build(
@@ -138,15 +141,60 @@ class TopicTagger:
                     threshold=float(threshold),
                 )
             )
-        return cls(rules)
+        return cls(rules, definitions_hash(topics, model_id, head))
+
+    @property
+    def topic_ids(self) -> list[str]:
+        return [r.topic_id for r in self.rules]
+
+    def scores(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Each article's probability for each topic: shape (articles, topics), topics in
+        configuration order. An article without any words scores 0 everywhere."""
+        out = np.zeros((len(texts), len(self.rules)), np.float64)
+        if not len(texts):
+            return out
+        for j, rule in enumerate(self.rules):
+            out[:, j] = rule.probability(vectors, texts)
+        empty = [i for i, text in enumerate(texts) if not text.strip()]
+        out[empty] = 0.0
+        return out
+
+    def tag_scored(
+        self, vectors: np.ndarray, texts: Sequence[str]
+    ) -> tuple[list[list[str]], list[dict[str, float]]]:
+        """Topic ids per article, best-first (highest probability first, ties in configuration
+        order), and every topic's probability per article (rounded to 4 places)."""
+        probs = self.scores(vectors, texts)
+        tags: list[list[str]] = []
+        scored: list[dict[str, float]] = []
+        for row in probs:
+            chosen = [
+                (-float(p), j)
+                for j, (rule, p) in enumerate(zip(self.rules, row, strict=True))
+                if p >= rule.threshold and p > 0
+            ]
+            tags.append([self.rules[j].topic_id for _, j in sorted(chosen)])
+            scored.append(
+                {r.topic_id: round(float(p), 4) for r, p in zip(self.rules, row, strict=True)}
+            )
+        return tags, scored
 
     def tag(self, vectors: np.ndarray, texts: Sequence[str]) -> list[list[str]]:
-        """Topic ids per article, in configuration order."""
-        tags: list[list[str]] = [[] for _ in texts]
-        if not len(texts):
-            return tags
-        for rule in self.rules:
-            for i in np.nonzero(rule.probability(vectors, texts) >= rule.threshold)[0]:
-                tags[int(i)].append(rule.topic_id)
-        # An article without any words scores nothing meaningful; never tag it.
-        return [t if text.strip() else [] for t, text in zip(tags, texts, strict=True)]
+        """Topic ids per article, best-first."""
+        return self.tag_scored(vectors, texts)[0]
+
+
+def definitions_hash(topics: Mapping[str, Any], model_id: str, head: Mapping[str, Any]) -> str:
+    """A fingerprint of everything that decides an article's tags: the topic definitions in
+    order, the embedding model and the fitted weights. Stored per article (`topics_hash`), so
+    `analyze --retag` redoes exactly the articles tagged under other definitions."""
+    spec = {
+        "topics": [
+            [tid, t.description, list(t.keywords), list(t.examples), t.threshold]
+            for tid, t in topics.items()
+        ],
+        "model": model_id,
+        "head": head,
+    }
+    text = json.dumps(spec, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

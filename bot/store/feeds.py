@@ -9,7 +9,7 @@ either fully recorded or untouched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,9 @@ from bot.clock import to_iso
 from bot.models import Feed, FeedHealth, NewArticle, NewFeed
 from bot.store.articles import add_new_articles
 from bot.store.db import refused_write, transaction
+from bot.store.outbox import enqueue
+
+FEED_DISABLED = "feed_disabled"  # the outbox kind of "this feed was switched off" notices
 
 _FEED_COLUMNS = ", ".join(f.name for f in fields(Feed))
 _HEALTH_COLUMNS = ", ".join(f.name for f in fields(FeedHealth))
@@ -131,10 +134,25 @@ def record_failure(
     disabled_reason: str | None,
     next_check_at: datetime,
     now: datetime,
+    notice: tuple[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Store a failed check: error, backoff and maybe a reason to disable (an earlier reason
-    stays). Validators and articles are left as they were."""
-    with refused_write(f"storing the failed poll of {feed.url}"):
+    stays). Validators and articles are left as they were.
+
+    `notice` (destination, payload) is queued as a 'feed_disabled' delivery, keyed by the feed
+    and this time, in the same transaction — only when this write is the one that disables
+    the feed, so the channel hears about each disabling once."""
+    with refused_write(f"storing the failed poll of {feed.url}"), transaction(db):
+        was = db.execute("SELECT disabled_reason FROM feeds WHERE id = ?", [feed.id]).fetchone()
+        if notice is not None and disabled_reason and was is not None and was[0] is None:
+            enqueue(
+                db,
+                kind=FEED_DISABLED,
+                key=f"{feed.id}@{to_iso(now)}",
+                destination=notice[0],
+                payload=dict(notice[1]),
+                now=now,
+            )
         db.execute(
             "UPDATE feeds SET last_checked_at = ?, last_status = ?, next_check_at = ?, "
             "error_count = ?, last_error = ?, disabled_reason = COALESCE(?, disabled_reason) "
@@ -163,3 +181,25 @@ def feed_health(
         sql += " LIMIT ?"
         params.append(limit)
     return [FeedHealth(**{**row, "enabled": bool(row["enabled"])}) for row in db.query(sql, params)]
+
+
+def set_discord_feed_enabled(
+    db: sqlite_utils.Database, url: str, *, enabled: bool, now: datetime
+) -> tuple[str, Feed | None]:
+    """Switch the feed at `url` on or off if it was added from Discord (its articles stay;
+    switched on, it is due at once). Returns (outcome, the feed as it was): outcome is 'done',
+    'unknown' (no feed has that URL), 'not discord' (added another way) or 'unchanged'."""
+    with refused_write(f"switching the feed {url} {'on' if enabled else 'off'}"), transaction(db):
+        rows = db.query(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", [url])
+        feed = next((_feed(row) for row in rows), None)
+        if feed is None:
+            return "unknown", None
+        if feed.origin != "discord":
+            return "not discord", feed
+        if feed.enabled == enabled:
+            return "unchanged", feed
+        db.execute(
+            "UPDATE feeds SET enabled = ?, next_check_at = COALESCE(?, next_check_at) WHERE id = ?",
+            [int(enabled), to_iso(now) if enabled else None, feed.id],
+        )
+    return "done", feed

@@ -133,6 +133,7 @@ async def test_run_once_without_discord_prints_and_writes_markdown(workdir):
     assert set(runs) == {
         "poll_feeds",
         "analyze",
+        "breaking_alerts",
         "poll_tokens",
         "detect_changes",
         "daily_digest",

@@ -48,7 +48,7 @@ def test_stories_and_story_json(db, db_path, config, settings):
     for item in feed_articles():
         insert_article(db, **item)
     analyze_pending(db, settings, HashingEmbedder(), now=NOW)
-    result = run(config, db_path, "stories", "--json", *ALL_TIME)
+    result = run(config, db_path, "stories", "--json", "--all", *ALL_TIME)
     assert result.exit_code == 0, result.output
     stories = json.loads(result.stdout)
     assert stories and stories == sorted(stories, key=lambda s: -s["score"])
@@ -105,7 +105,7 @@ def test_end_to_end_analyze_stories_search(db, db_path, config):
     again = run(config, db_path, "analyze")
     assert again.exit_code == 0 and "nothing to analyse" in again.output
 
-    stories = json.loads(run(config, db_path, "stories", "--json", *ALL_TIME).stdout)
+    stories = json.loads(run(config, db_path, "stories", "--json", "--all", *ALL_TIME).stdout)
     assert sum(s["article_count"] for s in stories) == len(feed_articles())
 
     title = db.execute("SELECT title FROM articles ORDER BY id LIMIT 1").fetchone()[0]
