@@ -242,21 +242,6 @@ def active_stories(
     ]
 
 
-def article_topics_by_story(
-    db: sqlite_utils.Database, story_ids: Iterable[int]
-) -> dict[int, list[tuple[str, ...]]]:
-    """Each story's articles' topic lists (one entry per article)."""
-    ids = list(dict.fromkeys(story_ids))
-    out: dict[int, list[tuple[str, ...]]] = {sid: [] for sid in ids}
-    for chunk in _chunks(ids):
-        rows = db.execute(
-            f"SELECT story_id, topics FROM articles WHERE story_id IN ({_marks(chunk)})", chunk
-        ).fetchall()
-        for sid, topics in rows:
-            out[sid].append(_topics(topics))
-    return out
-
-
 # --- analysis: writing ---
 
 
