@@ -14,16 +14,20 @@ import functools
 import logging
 import multiprocessing
 import random
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from typing import Any
 
 import httpx
 import sqlite_utils
 
 from bot.config import Settings
 from bot.errors import FeedError
+from bot.feeds.attribute import attribute
 from bot.feeds.fetch import Fetched, FetchError, HostLimiter, fetch_feed
+from bot.feeds.outlets import registry_for
 from bot.feeds.parse import FeedItems, read_items
 from bot.feeds.schedule import next_check_after_success, plan_after_failure
 from bot.models import Feed, NewArticle, NewFeed
@@ -69,7 +73,7 @@ def store_success(
         cfg=settings.fetch,
         now=now,
     )
-    items = [NewArticle(**item) for item in parsed.items] if parsed is not None else []
+    items = attribute_items(feed, parsed.items, settings) if parsed is not None else []
     # A 304 keeps the validators we sent; a 200 replaces them (or clears stale ones).
     if fetched.status == 304:
         etag, modified = feed.etag, feed.last_modified
@@ -85,6 +89,26 @@ def store_success(
         next_check_at=next_check,
         now=now,
     )
+
+
+def attribute_items(
+    feed: Feed, items: Sequence[Mapping[str, Any]], settings: Settings
+) -> list[NewArticle]:
+    """Each parsed item with its outlet (name, country, kind) and the link to keep: the feed's
+    outlet, country and kind from feeds.yaml when set, else the registry (`bot.feeds.attribute`)."""
+    registry = registry_for(settings)
+    config = next((f for f in settings.feeds if f.url == feed.url), None)
+    outlet = feed.outlet or (config.outlet if config else "")
+    return [
+        attribute(
+            item,
+            registry,
+            feed_outlet=outlet or None,
+            feed_country=config.country if config else None,
+            feed_kind=config.kind if config else None,
+        )
+        for item in items
+    ]
 
 
 def store_failure(
@@ -111,6 +135,13 @@ def store_failure(
         rng=rng,
         now=now,
     )
+    notice = None
+    if plan.disabled_reason and not feed.disabled_reason:
+        from bot.config import destination_for
+        from bot.digest.feed_notice import feed_disabled_payload
+
+        payload = feed_disabled_payload(feed.name, feed.url, plan.disabled_reason, now=now)
+        notice = (destination_for(settings), payload)
     feeds_store.record_failure(
         db,
         feed=feed,
@@ -120,6 +151,7 @@ def store_failure(
         disabled_reason=plan.disabled_reason,
         next_check_at=plan.next_check_at,
         now=now,
+        notice=notice,
     )
 
 
@@ -141,6 +173,7 @@ async def _check(
             cfg=settings.fetch,
             limiter=limiter,
             now=now,
+            public_only=feed.origin == "discord",
         )
     except FeedError as exc:
         return feed, None, None, exc
@@ -179,7 +212,8 @@ async def poll_feeds(
     parse_pool: Executor | None = None,
 ) -> dict:
     """Poll due feeds (or every enabled feed with `all_feeds`). Returns counts:
-    feeds_polled, new_articles, errors, not_modified.
+    feeds_polled, new_articles, errors, not_modified, and failures ([{"feed": name,
+    "error": why}], one per error).
 
     `parse_pool` (from `make_parse_pool`) parses in other processes; without it parsing runs
     in one worker thread, which is enough for a few dozen feeds."""
@@ -187,6 +221,7 @@ async def poll_feeds(
     feeds = feeds_store.due_feeds(db, now=now, all_feeds=all_feeds)
     limiter = HostLimiter(settings.fetch.per_host)
     counts = {"feeds_polled": 0, "new_articles": 0, "errors": 0, "not_modified": 0}
+    failures: list[dict[str, str]] = []
     unreachable: list[tuple[Feed, FetchError]] = []
     reached_any = False
     parse_slot = asyncio.Semaphore(1)
@@ -207,6 +242,7 @@ async def poll_feeds(
                 counts["not_modified"] += fetched.status == 304
                 continue
             counts["errors"] += 1
+            failures.append({"feed": feed.name, "error": str(error)})
             log.warning("feed %s: %s", feed.url, error)
             if isinstance(error, FetchError) and error.unreachable:
                 unreachable.append((feed, error))  # decided once the whole cycle is known
@@ -228,4 +264,4 @@ async def poll_feeds(
     # DNS/no-route failures for every feed means this machine is offline, not the feeds broken.
     for feed, error in unreachable:
         store_failure(db, feed, error, settings, counts=reached_any, rng=rng, now=now)
-    return counts
+    return {**counts, "failures": failures}

@@ -45,7 +45,13 @@ async def test_full_disk_mid_batch_leaves_the_feed_untouched(db, feed_server, fe
 
     db.execute("PRAGMA max_page_count = 1073741823")
     counts = await poll(db, settings)
-    assert counts == {"feeds_polled": 1, "new_articles": 50, "errors": 0, "not_modified": 0}
+    assert counts == {
+        "feeds_polled": 1,
+        "new_articles": 50,
+        "errors": 0,
+        "not_modified": 0,
+        "failures": [],
+    }
     total, distinct = db.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone()
     assert total == distinct == 50
     assert db.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 50

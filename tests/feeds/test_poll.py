@@ -61,7 +61,13 @@ def rss(items: list[tuple[str, str, str]], *, title: str = "dyn") -> bytes:
 async def test_every_publisher_item_archived_once_with_outlet(db, feed_server, feed_settings):
     feeds = [(n, feed_server.url(f"/feed/{n}"), f"outlet {n}") for n in PUBLISHER_FEEDS]
     counts = await poll(db, feed_settings(feeds))
-    assert counts == {"feeds_polled": 5, "new_articles": 98, "errors": 0, "not_modified": 0}
+    assert counts == {
+        "feeds_polled": 5,
+        "new_articles": 98,
+        "errors": 0,
+        "not_modified": 0,
+        "failures": [],
+    }
     expected = {
         "theregister_headlines.atom": 50,
         "techmeme_feed.xml": 15,
@@ -344,6 +350,8 @@ async def test_feed_turning_bad_keeps_its_articles(
     assert articles(db) == before
     after = feed(db, "T")
     assert after["last_error"] and after["error_count"] == 1
+    # The cycle's result names the feed and why, for the job's one-line summary.
+    assert counts["failures"] == [{"feed": "T", "error": after["last_error"]}]
     assert after["etag"] == before_feed["etag"]  # validators kept for the next try
     assert after["last_success_at"] == before_feed["last_success_at"]
 
@@ -460,4 +468,10 @@ async def test_broken_parser_pool_falls_back_to_a_thread(db, feed_server, feed_s
         with pytest.raises(BrokenProcessPool):
             pool.submit(os._exit, 1).result()  # a worker dies, as if killed for memory
         counts = await poll(db, settings, parse_pool=pool)
-    assert counts == {"feeds_polled": 1, "new_articles": 15, "errors": 0, "not_modified": 0}
+    assert counts == {
+        "feeds_polled": 1,
+        "new_articles": 15,
+        "errors": 0,
+        "not_modified": 0,
+        "failures": [],
+    }
