@@ -361,3 +361,34 @@ async def test_two_cycles_cluster_alert_once_and_deliver_to_the_console(db, db_p
     assert markdown.startswith("# Breaking story:") and "South China Morning Post" in markdown
     runs = db.execute("SELECT status FROM job_runs WHERE job = 'breaking_alerts'").fetchall()
     assert runs == [("ok",), ("ok",)]
+
+
+async def test_run_once_twice_through_the_cli_raises_exactly_one_alert(tmp_path):
+    """`tokentide run --once` as a user runs it (a real process, no Discord configured), twice:
+    one story_alert, printed and kept as Markdown; an old backlog story and a one-outlet story
+    in the same archive raise none."""
+    from bot.clock import utcnow
+    from bot.store.db import open_db
+    from tests.chat.test_commands import tokentide, write_config
+
+    write_config(tmp_path)
+    db_path = tmp_path / "data" / "tokentide.db"
+    db = open_db(db_path)
+    now = utcnow()
+    add_story(db, 1, [(o, 9.5 - n * 1.8) for n, o in enumerate(DONE_WHEN)], now=now)
+    add_story(db, 2, [(o, 40 - n) for n, o in enumerate(DONE_WHEN)], now=now)  # backlog
+    add_story(db, 3, [("Reuters", h) for h in (3, 2, 1)], now=now)  # one outlet
+    db.close()
+    printed = []
+    for _ in range(2):
+        code, out, err = await tokentide("run", "--once", cwd=tmp_path)
+        assert code == 0, err
+        printed.append(out)
+    assert printed[0].count("BREAKING STORY") == 1 and "1 alert queued" in printed[0]
+    assert "BREAKING STORY" not in printed[1] and "0 alerts queued" in printed[1]
+    db = open_db(db_path)
+    rows = db.execute("SELECT key, status FROM deliveries WHERE kind = 'story_alert'").fetchall()
+    assert rows == [("1", "sent")]
+    markdown = (tmp_path / "data" / "digests" / "story_alert-1.md").read_text()
+    assert "CN press first" in markdown and "Caixin" in markdown
+    db.close()
