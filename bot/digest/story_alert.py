@@ -95,13 +95,13 @@ def _when(at: datetime | None, zone: Any) -> str:
 
 
 def _span(alert: StoryAlert) -> str:
-    """'6 outlets in 9 h' from the first dated report to the break."""
+    """'6 outlets in 9 h': from the first outlet's first report to the last outlet's."""
     dated = [o.first_at for o in alert.outlets if o.first_at is not None]
     n = len(alert.outlets)
     count = f"{n} outlet" + ("" if n == 1 else "s")
     if not dated:
         return count
-    hours = (alert.broke_at - min(dated)).total_seconds() / 3600
+    hours = (max(dated) - min(dated)).total_seconds() / 3600
     if hours < 1:
         return f"{count} within the hour"
     return f"{count} in {math.ceil(hours - 1e-9)} h"
