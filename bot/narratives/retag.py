@@ -21,7 +21,7 @@ from bot.narratives.pipeline import story_topics
 from bot.narratives.text import article_text
 from bot.narratives.topics import TopicTagger
 from bot.store import topics as store
-from bot.store.db import transaction
+from bot.store.db import refused_write, transaction
 
 Progress = Callable[[int], None]
 DEFAULT_BATCH = 500
@@ -69,7 +69,8 @@ def retag_archive(
         tags, scores = tagger.tag_scored(np.stack([r.vector for r in rows]), texts)
         batch = {r.id: ArticleTags(tuple(t), s) for r, t, s in zip(rows, tags, scores, strict=True)}
         story_ids = sorted({r.story_id for r in rows if r.story_id is not None})
-        with transaction(db):
+        what = f"retagging articles {rows[0].id}-{rows[-1].id}"
+        with refused_write(what), transaction(db):
             store.save_article_tags(db, batch, topics_hash=fingerprint)
             by_story = store.article_tags_by_story(db, story_ids)
             store.save_story_topics(

@@ -231,6 +231,39 @@ def test_retag_interrupted_resumes_and_matches_a_fresh_run(db, db_path, tmp_path
     fresh.close()
 
 
+def test_retag_failing_inside_a_batch_keeps_that_batch_whole(db, db_path, tmp_path):
+    """A write refused half-way through a batch (its story topics, after its articles' tags)
+    leaves that batch untouched; the rerun finishes it and matches an uninterrupted run."""
+    from bot.errors import StoreError
+
+    analysed_archive(db, db_path)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    fresh_path = tmp_path / "fresh.db"
+    shutil.copy(db_path, fresh_path)
+    settings = make_settings(db_path, CHANGED)
+    embedder = HashingEmbedder()
+    tagger = build_tagger(settings, embedder)
+    with db.conn:  # the disk fills up once three articles carry the new tags
+        db.execute(
+            f"""CREATE TRIGGER full_disk BEFORE UPDATE OF topics ON stories
+                WHEN (SELECT count(*) FROM articles WHERE topics_hash = '{tagger.fingerprint}') > 3
+                BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"""
+        )
+    with pytest.raises(StoreError, match="disk is full"):
+        retag_archive(db, tagger, embedder, batch_size=3)
+    done = db.execute(
+        "SELECT count(*) FROM articles WHERE topics_hash = ?", [tagger.fingerprint]
+    ).fetchone()[0]
+    assert done == 3  # the first batch; none of the second
+    with db.conn:
+        db.execute("DROP TRIGGER full_disk")
+    retag_archive(db, tagger, embedder, batch_size=3)
+    fresh = open_db(fresh_path)
+    retag_archive(fresh, build_tagger(settings, embedder), embedder)
+    assert snapshot(db) == snapshot(fresh)
+    fresh.close()
+
+
 def test_retag_leaves_articles_of_another_model_alone(db, db_path):
     total = analysed_archive(db, db_path)
     other = HashingEmbedder(dim=128)  # a different model id: no stored vectors of it
