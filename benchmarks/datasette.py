@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bot.clock import to_iso  # noqa: E402
 from bot.store.db import open_db  # noqa: E402
 
-GENERATOR_VERSION = 5  # bump when the archive below changes, so --keep rebuilds it
+GENERATOR_VERSION = 6  # bump when the archive below changes, so --keep rebuilds it
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TOPICS = ("chips", "export_controls", "token_economics")
 # The beat's own terms and the share of stories (so of articles) that bring each up.

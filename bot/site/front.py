@@ -23,6 +23,8 @@ from urllib.parse import urlencode
 from datasette import hookimpl
 from datasette.plugins import pm
 
+from bot.narratives import signals
+
 ARCHIVE = "archive"
 TOP_STORIES = 10
 NARRATIVES = 6
@@ -135,17 +137,14 @@ def _topics(text: str | None) -> list[str]:
 
 
 def lead_marker(story: dict) -> str | None:
-    """Who reported first, from the stories table's lead columns when the archive has them:
-    'CN press first, +3 h (SCMP)', 'West first, +2 d (Reuters)'; None when unknown."""
+    """Who reported first, from the stories table's lead columns, in the digest's words plus
+    the outlet: 'CN press first, +3 h (SCMP)', 'West first, +2 d (Reuters)'; None when unknown
+    (or the archive has no lead columns)."""
     hours = story.get("lead_hours")
-    if isinstance(hours, bool) or not isinstance(hours, int | float):
-        return None
-    gap = abs(hours)
-    if gap < 0.5:
-        return "CN press and West within the hour"
-    amount = f"+{round(gap / 24)} d" if gap >= 48 else f"+{round(gap)} h"
+    marker = signals.lead_marker({"hours": hours})
+    if marker is None or abs(hours) < 0.5:
+        return marker
     first = story.get("first_china_outlet") if hours > 0 else story.get("first_west_outlet")
-    marker = f"{'CN press' if hours > 0 else 'West'} first, {amount}"
     return f"{marker} ({first})" if first else marker
 
 

@@ -121,14 +121,19 @@ def read_only_connection(
     timeout: float = 30,
     max_value_bytes: int | None = None,
     unreadable: Iterable[str] | None = None,
+    mmap_bytes: int = 0,
 ) -> sqlite3.Connection:
     """The sqlite3 connection behind `open_read_only`, for a library that wants one (Datasette).
 
     For visitors' SQL: `max_value_bytes` is SQLite's limit on any one string or blob (a query
     making a bigger one fails with "string or blob too big" before allocating it); every
     column of the tables named in `unreadable` reads as NULL (so counting rows, as Datasette's
-    pages do, still works); and the pragma that shows the archive's file path is refused."""
+    pages do, still works); and the pragma that shows the archive's file path is refused.
+    `mmap_bytes` maps that much of the file into memory, so a query that looks up many rows
+    reads them in place instead of copying each page through SQLite's small cache."""
     conn = open_read_only(path, timeout=timeout).conn
+    if mmap_bytes:
+        conn.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
     if max_value_bytes is not None:
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_value_bytes)
     if unreadable is not None:

@@ -6,8 +6,8 @@ looks up every matching row once per facet. These count from narrow indexes inst
 
 - the whole table (a page without filters): each facet groups its own index, topics from
   `article_topics` (one row per topic and article), a column from an index on it;
-- a filtered page (a search, a topic, an outlet): one query finds the matching rows once, reads
-  the facet columns of each once, and groups them per facet.
+- a filtered page (a search, a topic, an outlet): one query finds the matching rows and reads
+  their facet columns once, then groups them per facet.
 """
 
 from __future__ import annotations
@@ -41,10 +41,9 @@ def _name(name: str) -> str:
     return f"[{name}]"
 
 
-def _grouped(source: str, column: str, condition: str | None = None) -> str:
-    where = f"{column} IS NOT NULL" + (f" AND {condition}" if condition else "")
+def _grouped(source: str, column: str) -> str:
     return (
-        f"SELECT {column} AS value, count(*) AS count FROM {source} WHERE {where} "
+        f"SELECT {column} AS value, count(*) AS count FROM {source} WHERE {column} IS NOT NULL "
         f"GROUP BY {column} ORDER BY count DESC, value LIMIT :{LIMIT_PARAM}"
     )
 
@@ -70,25 +69,25 @@ def count_within(
     limit: int,
 ) -> list[list[FacetCount]]:
     """Each facet's `limit` most frequent values among the rows of `table` whose `key` is among
-    the results of `within` (a SELECT over `table` returning `key`, with `params`), in one query:
-    the matches are found once and each matching row is read once."""
-    parts = [f"matches(key) AS MATERIALIZED (SELECT {_name(key)} FROM ({within}))"]
-    columns = [f.column for f in facets if f.through is None]
-    if columns:
-        listed = ", ".join(_name(c) for c in dict.fromkeys(columns))
-        parts.append(
-            f"matched AS MATERIALIZED (SELECT {listed} FROM {_name(table)} "
-            f"WHERE {_name(key)} IN matches)"
-        )
+    the results of `within` (a SELECT over `table` returning `key` and the facet columns, with
+    `params`), in one query: the matching rows are found and read once, then grouped per facet."""
+    columns = [_name(c) for c in dict.fromkeys(f.column for f in facets if f.through is None)]
+    listed = ", ".join([f"{_name(key)} AS _key", *columns])
     selects = []
     for i, facet in enumerate(facets):
         if facet.through is None:
             grouped = _grouped("matched", _name(facet.column))
         else:
-            matching = f"{_name(facet.through_key or '')} IN matches"
-            grouped = _grouped(_name(facet.through), _name(facet.column), matching)
+            # A join, not IN: the matches are walked once, each probing the table's index.
+            source = (
+                f"matched JOIN {_name(facet.through)} AS t "
+                f"ON t.{_name(facet.through_key or '')} = matched._key"
+            )
+            grouped = _grouped(source, f"t.{_name(facet.column)}")
         selects.append(f"SELECT {i} AS facet, value, count FROM ({grouped})")
-    sql = f"WITH {', '.join(parts)} {' UNION ALL '.join(selects)}"
+    sql = f"WITH matched AS MATERIALIZED (SELECT {listed} FROM ({within})) " + " UNION ALL ".join(
+        selects
+    )
     found: list[list[FacetCount]] = [[] for _ in facets]
     for i, value, count in db.execute(sql, {**(params or {}), LIMIT_PARAM: limit}).fetchall():
         found[i].append(FacetCount(value, count))
