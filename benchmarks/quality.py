@@ -482,6 +482,20 @@ def fit_headlines(uci: Corpus, model_id: str, table: Table, smoke: bool) -> dict
     return headline_fit.rule_doc(sweep.grid[best])
 
 
+def fit_topic_head(embedder, corpus: Corpus, topics) -> dict:
+    base = TopicTagger.build(topics, embedder.encode, embedder.model_id, head={})
+    idx = np.arange(len(corpus.rows))
+    return fit_head(corpus, topic_features(base, corpus), idx, embedder.model_id)
+
+
+def write_head(heads: list[dict]) -> None:
+    main_head, *others = heads
+    if others:
+        main_head = {**main_head, "others": others}
+    out = REPO / "bot" / "narratives" / HEAD_FILE
+    out.write_text(json.dumps(main_head, separators=(",", ":")) + "\n", "utf-8")
+
+
 def write_fit(docs: list[dict]) -> Path:
     main_doc, *others = docs
     if others:
@@ -540,17 +554,14 @@ def main(argv: list[str]) -> int:
         uci = load_corpus(args.uci, embedder, args.cache, 800 if args.smoke else None)
 
     if args.fit:
-        base = TopicTagger.build(topics, embedder.encode, embedder.model_id, head={})
-        head = fit_head(corpus, topic_features(base, corpus), all_idx, embedder.model_id)
-        (REPO / "bot" / "narratives" / HEAD_FILE).write_text(
-            json.dumps(head, separators=(",", ":")) + "\n", "utf-8"
-        )
-        docs = []
+        heads, docs = [], []
         for emb, c, u in fit_targets(embedder, corpus, uci, args):
+            heads.append(fit_topic_head(emb, c, topics))
             doc = fit_link_doc(c, emb.model_id, HYBRID_COSINES if emb is embedder else WIDE_COSINES)
             if u is not None:
                 doc["headlines"] = fit_headlines(u, emb.model_id, table, args.smoke)
             docs.append(doc)
+        write_head(heads)
         table.text(f"wrote {HEAD_FILE} and {write_fit(docs).relative_to(REPO)}")
 
     head = load_head()

@@ -82,7 +82,8 @@ class ModelConfig:
     path: str | None = None
     backend: str = "torch"
     batch_size: int = 64
-    quantize: bool = False  # torch dynamic int8 (opt-in fast path; see docs/performance.md)
+    # torch dynamic int8 (docs/performance.md); None: int8 unless the archive is fp32 already
+    quantize: bool | None = None
 
 
 @dataclass(frozen=True)

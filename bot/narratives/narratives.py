@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from bot.clock import to_iso
@@ -41,8 +42,9 @@ def rule_from_settings(settings: Any) -> ThreadRule | None:
 def load_thread_index(db: sqlite_utils.Database, *, model: str, dim: int) -> ThreadIndex:
     """Every live story's centroid and narrative: what a new story may link to."""
     index = ThreadIndex(dim)
-    for c in store.story_centroids(db, model=model, dim=dim):
-        index.put(c.story_id, c.vector_sum, c.narrative_id)
+    found = store.story_centroids(db, model=model, dim=dim)
+    sums = np.stack([c.vector_sum for c in found]) if found else np.zeros((0, dim), np.float32)
+    index.load([c.story_id for c in found], sums, [c.narrative_id for c in found])
     return index
 
 

@@ -65,6 +65,24 @@ class ThreadIndex:
         if narrative_id is not None:
             self.narrative[story_id] = narrative_id
 
+    def load(self, story_ids: Sequence[int], vector_sums: np.ndarray, narratives) -> None:
+        """Many stories at once (an empty index): ids, their vector sums as rows, and each one's
+        narrative or None."""
+        n = len(story_ids)
+        capacity = max(len(self._ids), 1)
+        while capacity < n:
+            capacity *= 2
+        self._centroids = np.zeros((capacity, self.dim), np.float32)
+        self._ids = np.full(capacity, -1, dtype=np.int64)
+        if n:
+            sums = np.asarray(vector_sums, np.float32)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            norms[norms == 0] = 1.0
+            self._centroids[:n] = sums / norms
+            self._ids[:n] = story_ids
+        self._row = {int(s): k for k, s in enumerate(story_ids)}
+        self.narrative = {int(s): int(g) for s, g in zip(story_ids, narratives, strict=True) if g}
+
     def remove(self, story_id: int) -> None:
         """A story merged away: never a candidate again."""
         row = self._row.get(story_id)

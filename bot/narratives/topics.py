@@ -31,6 +31,15 @@ KEYWORD_CAP = 3
 DEFAULT_THRESHOLD = 0.5
 
 
+def head_for(head: Mapping[str, Any], model_id: str) -> Mapping[str, Any]:
+    """The fitted head for `model_id`: the file's own, or one of its `others` (the int8 fast
+    path has its own, its vectors being on another scale)."""
+    for other in head.get("others", ()):
+        if other.get("model") == model_id:
+            return other
+    return head
+
+
 def load_head() -> dict[str, Any]:
     """The fitted weights shipped with the package ({} when absent)."""
     try:
@@ -111,7 +120,7 @@ class TopicTagger:
 
         Fitted weights are used only when they were fitted for the same embedding model.
         """
-        head = load_head() if head is None else head
+        head = head_for(load_head() if head is None else head, model_id)
         fitted = head.get("topics", {}) if head.get("model") == model_id else {}
         pooled = head.get(
             "pooled", {"proto": 12.0, "keywords": 1.0, "bias": -6.0, "threshold": 0.5}

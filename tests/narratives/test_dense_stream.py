@@ -257,3 +257,21 @@ def test_a_merge_that_would_cycle_is_refused_and_changes_nothing(db):
     assert store.merge_story(db, c, b) == a
     assert store.resolve_merged(db, [a, b, c]) == {a: a, b: a, c: a}
     assert json.loads(json.dumps(store.get_story(db, c).id)) == a
+
+
+# --- the fast path's default ---
+
+
+def test_unset_quantize_means_int8_unless_the_archive_is_fp32_already(db, settings):
+    from bot.narratives.embed import Embedder
+    from bot.store import vectors
+
+    assert Embedder.from_settings(settings).model_id == MINILM + "+int8"  # no archive
+    assert Embedder.from_settings(settings, db).quantize  # an empty archive
+    aid = insert_article(db, url="https://q.test/1", title="x")
+    vectors.save_article_vectors(db, [(aid, np.ones(4, np.float32))], model=MINILM)
+    assert not Embedder.from_settings(settings, db).quantize  # keeps its vector space
+    forced = replace(settings, model=replace(settings.model, quantize=True))
+    assert Embedder.from_settings(forced, db).quantize
+    onnx = replace(settings, model=replace(settings.model, backend="onnx"))
+    assert not Embedder.from_settings(onnx).quantize
