@@ -19,7 +19,7 @@ import sqlite_utils
 
 from bot.clock import parse_iso, to_iso
 from bot.models import ArticleAnalysis, ArticleTags, PendingArticle, StoryUpdate
-from bot.narratives.cluster import DAY, ActiveStory, StoryIndex
+from bot.narratives.cluster import DAY, MEMBER_CAP, ActiveStory, StoryIndex
 from bot.narratives.narratives import Narrator, follow_merges
 from bot.narratives.stories import refresh_story_leads
 from bot.narratives.story_params import params_from_settings
@@ -48,7 +48,9 @@ def load_active(
     db: sqlite_utils.Database, index: StoryIndex, model_id: str, since: datetime
 ) -> None:
     """Put the archive's stories seen since `since` back into the index."""
-    for saved in store.active_stories(db, since=to_iso(since), model=model_id, dim=index.dim):
+    for saved in store.active_stories(
+        db, since=to_iso(since), model=model_id, dim=index.dim, member_cap=MEMBER_CAP
+    ):
         story = ActiveStory(
             story_id=saved.id,
             vector_sum=saved.vector_sum,

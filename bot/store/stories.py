@@ -28,6 +28,7 @@ from bot.store import vectors
 from bot.store.db import transaction
 
 MERGE_HOPS = 10  # merged_into chains are short; the bound guards against a cycle
+SQLITE_MAX_ROWS = 2**62  # "no cap" for a LIMIT-like bound
 _CHUNK = 500  # ids per IN (...) list
 
 _STORY_COLUMNS = (
@@ -199,10 +200,11 @@ def pending_articles(db: sqlite_utils.Database, article_ids: Sequence[int]) -> l
 
 
 def active_stories(
-    db: sqlite_utils.Database, *, since: str, model: str, dim: int
+    db: sqlite_utils.Database, *, since: str, model: str, dim: int, member_cap: int | None = None
 ) -> list[StoryState]:
     """Stories seen since `since` (not merged away) with a vector sum of `model`, by id, each
-    with its members (oldest first) and their vectors of `model`."""
+    with its members (oldest first; with `member_cap`, only that many of the newest, so a story
+    of thousands of articles loads no more than that) and their vectors of `model`."""
     rows = db.execute(
         """SELECT s.id, COALESCE(r.title, ''), s.representative_article_id, s.first_seen,
                   s.last_seen, s.article_count, v.vector_sum, v.names
@@ -215,13 +217,19 @@ def active_stories(
     members: dict[int, list[StoryMember]] = {r[0]: [] for r in rows}
     for chunk in _chunks(members):
         found = db.execute(
-            f"""SELECT a.story_id, a.id, a.title, a.outlet, a.published_at, a.fetched_at,
-                       a.duplicate_of, v.vector
-                FROM articles a
-                LEFT JOIN article_vectors v ON v.article_id = a.id AND v.model = ?
-                WHERE a.story_id IN ({_marks(chunk)})
-                ORDER BY COALESCE(a.published_at, a.fetched_at), a.id""",
-            [model, *chunk],
+            f"""WITH m AS (
+                    SELECT a.story_id, a.id, a.title, a.outlet, a.published_at, a.fetched_at,
+                           a.duplicate_of,
+                           ROW_NUMBER() OVER (PARTITION BY a.story_id
+                               ORDER BY COALESCE(a.published_at, a.fetched_at) DESC, a.id DESC
+                           ) AS newest
+                    FROM articles a WHERE a.story_id IN ({_marks(chunk)}))
+                SELECT m.story_id, m.id, m.title, m.outlet, m.published_at, m.fetched_at,
+                       m.duplicate_of, v.vector
+                FROM m LEFT JOIN article_vectors v ON v.article_id = m.id AND v.model = ?
+                WHERE m.newest <= ?
+                ORDER BY COALESCE(m.published_at, m.fetched_at), m.id""",
+            [*chunk, model, member_cap if member_cap is not None else SQLITE_MAX_ROWS],
         ).fetchall()
         for sid, *member, blob in found:
             vector = vectors.decode(blob) if blob is not None else None

@@ -228,6 +228,16 @@ def test_giant_story_through_analyze_keeps_counts_and_bounded_reload(db, setting
     assert biggest[1] >= 590
     held = db.execute("SELECT count(*) FROM articles WHERE story_id = ?", [biggest[0]]).fetchone()
     assert held[0] == biggest[1]
+    # What the next run reloads of it: the newest MEMBER_CAP articles, with their vectors.
+    (state,) = [
+        x
+        for x in store.active_stories(
+            db, since="2000-01-01T00:00:00Z", model=MINILM, dim=384, member_cap=MEMBER_CAP
+        )
+        if x.id == biggest[0]
+    ]
+    assert len(state.members) == MEMBER_CAP and all(m.vector is not None for m in state.members)
+    assert state.members[-1].title.endswith("update 599")
 
 
 # --- merges in the store ---
