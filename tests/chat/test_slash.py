@@ -395,3 +395,27 @@ async def test_search_defers_and_finds_by_meaning_with_the_real_model(bot, fake,
     description = followups[-1]["embeds"][0]["description"]
     assert description.index("export controls") < description.index("sourdough")
     assert followups[-1]["allowed_mentions"]["parse"] == []
+
+
+async def test_narrative_lists_threads_and_shows_one_without_pings(bot, fake, db):
+    _add_story(db, 7, "Acme @everyone bans widgets")
+    _add_story(db, 8, "Acme lifts the widget ban")
+    with db.conn:
+        nid = db.execute(
+            "INSERT INTO narratives (title, first_story_id, first_seen, last_seen, story_count, "
+            "article_count, created_at) VALUES ('Acme @everyone bans widgets', 7, ?, ?, 2, 4, ?)",
+            [to_iso(NOW), to_iso(NOW), to_iso(NOW)],
+        ).lastrowid
+        db.execute("UPDATE stories SET narrative_id = ? WHERE id IN (7, 8)", [nid])
+    body, _ = await invoke(bot, fake, "narrative")
+    assert body["data"]["allowed_mentions"]["parse"] == []
+    assert f"#{nid}" in body["data"]["embeds"][0]["description"]
+    body, _ = await invoke(bot, fake, "narrative", [{"name": "id", "type": 4, "value": nid}])
+    embed = body["data"]["embeds"][0]
+    assert "@everyone" not in embed["title"]
+    assert "#7" in embed["description"] and "#8" in embed["description"]
+    body, _ = await invoke(bot, fake, "story", [{"name": "id", "type": 4, "value": 8}])
+    fields = {f["name"]: f["value"] for f in body["data"]["embeds"][0]["fields"]}
+    assert "story 2 of 2" in fields["Narrative"]
+    body, _ = await invoke(bot, fake, "narrative", [{"name": "id", "type": 4, "value": 99}])
+    assert body["data"]["flags"] & EPHEMERAL and "no narrative #99" in body["data"]["content"]
