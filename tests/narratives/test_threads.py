@@ -281,3 +281,30 @@ def test_analyze_links_a_thread_months_apart_with_the_real_model(db, settings, r
     titles = [s.title for s in narrative_store.narrative_stories(db, [n.id])[n.id]]
     assert len(titles) == 2 and "Orbital" not in " ".join(titles)
     assert to_iso(NOW) >= n.last_seen >= "2026-08-22"
+
+
+def test_the_digest_says_which_narrative_a_story_continues():
+    from bot.digest.compose import compose_digest
+    from bot.digest.render import to_markdown, to_text
+
+    story = {
+        "id": 9,
+        "title": "Nvidia halts H20 production",
+        "topics": ["chips"],
+        "outlet_count": 3,
+        "article_count": 4,
+        "first_seen": to_iso(NOW),
+        "last_seen": to_iso(NOW),
+        "articles": [],
+        "narrative": {
+            "id": 2,
+            "title": "US bans Nvidia H20 sales to China",
+            "story_count": 6,
+            "position": 6,
+            "first_seen": "2026-04-15T00:00:00Z",
+        },
+    }
+    digest = compose_digest([story], None, now=NOW, hours=24, per_topic=5, topics=["chips"])
+    line = "continues: US bans Nvidia H20 sales to China, 6th story since April"
+    assert digest.sections[0].stories[0].continues == line
+    assert line in to_text(digest) and line in to_markdown(digest)
