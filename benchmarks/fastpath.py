@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.narratives.cluster import ClusterParams  # noqa: E402
-from bot.narratives.story_params import CENTROID_PARAMS, default_params  # noqa: E402
 from bot.narratives.embed import Embedder, l2_normalise, shipped_model_dir  # noqa: E402
+from bot.narratives.story_params import CENTROID_PARAMS, default_params  # noqa: E402
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "domain_news_dev.jsonl"
 INSTALL_HINT = "model2vec not installed: fast path not measured (pip install 'model2vec[distill]')"
