@@ -8,7 +8,7 @@ process. The real CLI polls them into a fresh archive and analyses it; each stor
 story (after merges) is compared with its UCI story: BCubed P/R/F1 over the stored articles,
 plus stories, merges and narratives made, and the time of each step. Prints one table.
 
-    python benchmarks/dense_feeds.py [--feeds 20] [--fp32] [--smoke] [--keep DIR]
+    python benchmarks/dense_feeds.py [--feeds 20] [--int8] [--smoke] [--keep DIR]
 
 --smoke: the first 300 headlines over 3 feeds. Without the eval file it says so and exits 0.
 """
@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--feeds", type=int, default=20)
     ap.add_argument("--smoke", action="store_true", help="300 headlines over 3 feeds")
     ap.add_argument("--keep", type=Path, default=None, help="leave the archive in this folder")
-    ap.add_argument("--fp32", action="store_true", help="model.quantize: false (default: int8)")
+    ap.add_argument("--int8", action="store_true", help="model.quantize: true (the fast path)")
     args = ap.parse_args(argv)
     if not UCI.exists():
         print(f"dense_feeds: {UCI} not found (the eval set lives in ../shared/eval/); skipped.")
@@ -172,7 +172,7 @@ def main(argv: list[str]) -> int:
             work.mkdir(parents=True, exist_ok=True)
             config, db = work / "feeds.yaml", work / "dense.db"
             config.write_text(
-                ("model: {quantize: false}\n" if args.fp32 else "")
+                ("model: {quantize: true}\n" if args.int8 else "")
                 + "feeds:\n"
                 + "".join(
                     f'  - {{name: "Dense {k}", url: "http://127.0.0.1:{port}/feed/{k}.xml"}}\n'

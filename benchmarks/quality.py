@@ -40,7 +40,7 @@ import _headline_fit as headline_fit  # noqa: E402
 import _narrative_eval as narrative_eval  # noqa: E402
 from outlets_coverage import outlet_quality_rows  # noqa: E402
 
-from bot.config import default_topics  # noqa: E402
+from bot.config import default_topics, parse_settings  # noqa: E402
 from bot.narratives.cluster import (  # noqa: E402
     CANDIDATE_FLOOR,
     DAY,
@@ -155,6 +155,9 @@ LINK_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 # least evidence of one event.
 HYBRID_PROBS = (0.5, 0.6, 0.7, 0.8, 0.9)
 HYBRID_MEMBER_COS = 0.5
+# The same guard for the int8 fast path, found the same way: its cosines run higher, and at 0.5
+# it joined two different Google stories and two different Apple ones on those feeds.
+INT8_MEMBER_COS = 0.55
 HYBRID_SHARED_NAMES = 1
 HYBRID_COSINES = (0.625, 0.65, 0.675, 0.7, 0.725)  # centroid cut searched jointly inside CV
 
@@ -228,20 +231,26 @@ def cv_link(corpus: Corpus, threshold: float | None) -> tuple[float, float, floa
     return bcubed(pred, gold)
 
 
-def hybrid(link: LinkModel, probability: float, cosine: float) -> ClusterParams:
-    rule = HybridRule(probability, HYBRID_MEMBER_COS, HYBRID_SHARED_NAMES)
+def hybrid(
+    link: LinkModel, probability: float, cosine: float, member_cos: float = HYBRID_MEMBER_COS
+) -> ClusterParams:
+    rule = HybridRule(probability, member_cos, HYBRID_SHARED_NAMES)
     return replace(CENTROID_PARAMS, threshold=cosine, link=link, hybrid=rule)
 
 
 def tune_hybrid(
-    corpus: Corpus, order: list[int], link: LinkModel, cosines: tuple[float, ...]
+    corpus: Corpus,
+    order: list[int],
+    link: LinkModel,
+    cosines: tuple[float, ...],
+    member_cos: float = HYBRID_MEMBER_COS,
 ) -> tuple[float, float]:
     """(probability, cosine) with the best BCubed F1 on `order`."""
     grid = [(p, c) for p in HYBRID_PROBS for c in cosines]
     return max(
         grid,
         key=lambda g: (
-            round(corpus.score(order, hybrid(link, *g))[2], 4),
+            round(corpus.score(order, hybrid(link, *g, member_cos))[2], 4),
             -abs(g[1] - CENTROID_PARAMS.threshold),
             -abs(g[0] - 0.7),
         ),
@@ -249,7 +258,10 @@ def tune_hybrid(
 
 
 def cv_hybrid(
-    corpus: Corpus, seed: int = 0, cosines: tuple[float, ...] = HYBRID_COSINES
+    corpus: Corpus,
+    seed: int = 0,
+    cosines: tuple[float, ...] = HYBRID_COSINES,
+    member_cos: float = HYBRID_MEMBER_COS,
 ) -> tuple[float, float, float]:
     """Link model, probability and centroid cut all chosen on four folds, scored on the fifth."""
     fold = story_folds(corpus.gold, seed)
@@ -260,7 +272,10 @@ def cv_hybrid(
         link = fit_link(corpus, train)
         pred += [
             f"{f}:{x}"
-            for x in corpus.cluster(test, hybrid(link, *tune_hybrid(corpus, train, link, cosines)))
+            for x in corpus.cluster(
+                test,
+                hybrid(link, *tune_hybrid(corpus, train, link, cosines, member_cos), member_cos),
+            )
         ]
         gold += [corpus.gold[i] for i in test]
     return bcubed(pred, gold)
@@ -441,14 +456,19 @@ def stream_orders(n: int) -> dict[str, list[int]]:
 WIDE_COSINES = (0.55, 0.6, 0.625, 0.65, 0.675, 0.7, 0.725, 0.75, 0.8)
 
 
+def member_guard(model_id: str) -> float:
+    return INT8_MEMBER_COS if model_id.endswith("+int8") else HYBRID_MEMBER_COS
+
+
 def fit_link_doc(corpus: Corpus, model_id: str, cosines: tuple[float, ...]) -> dict:
     """The link model, learned-method threshold and hybrid rule fitted on the whole dev set."""
     all_idx = list(range(len(corpus.rows)))
     link = fit_link(corpus, all_idx)
     full = {t: corpus.score(all_idx, linked(link, t))[2] for t in LINK_THRESHOLDS}
     threshold = max(LINK_THRESHOLDS, key=lambda t: (round(full[t], 3), -abs(t - 0.45)))
-    prob, cosine = tune_hybrid(corpus, all_idx, link, cosines)
-    by_prob = {q: corpus.score(all_idx, hybrid(link, q, cosine))[2] for q in HYBRID_PROBS}
+    guard = member_guard(model_id)
+    prob, cosine = tune_hybrid(corpus, all_idx, link, cosines, guard)
+    by_prob = {q: corpus.score(all_idx, hybrid(link, q, cosine, guard))[2] for q in HYBRID_PROBS}
     return {
         "model": model_id,
         "features": list(LINK_FEATURES),
@@ -459,7 +479,7 @@ def fit_link_doc(corpus: Corpus, model_id: str, cosines: tuple[float, ...]) -> d
         "f1_by_threshold": {str(t): round(v, 4) for t, v in full.items()},
         "hybrid": {
             "probability": prob,
-            "min_member_cos": HYBRID_MEMBER_COS,
+            "min_member_cos": guard,
             "min_shared_names": HYBRID_SHARED_NAMES,
             "f1_by_probability": {str(q): round(v, 4) for q, v in by_prob.items()},
         },
@@ -542,7 +562,8 @@ def main(argv: list[str]) -> int:
         )
         return 0
     started = time.monotonic()
-    embedder = Embedder()
+    # The shipped default: the int8 fast path (model.quantize unset, no archive yet).
+    embedder = Embedder.from_settings(parse_settings({"feeds": []}, "quality"))
     corpus = load_corpus(args.data, embedder, args.cache)
     rows = corpus.rows
     all_idx = np.arange(len(rows))
@@ -552,12 +573,14 @@ def main(argv: list[str]) -> int:
     uci = None
     if args.uci.exists():
         uci = load_corpus(args.uci, embedder, args.cache, 800 if args.smoke else None)
+    models = Models(args, (embedder, corpus, uci))
 
     if args.fit:
         heads, docs = [], []
-        for emb, c, u in fit_targets(embedder, corpus, uci, args):
+        # The fp32 fit leads the files; the int8 one follows under "others" (--smoke: fp32 only).
+        for emb, c, u in [models.get(False)] + ([] if args.smoke else [models.get(True)]):
             heads.append(fit_topic_head(emb, c, topics))
-            doc = fit_link_doc(c, emb.model_id, HYBRID_COSINES if emb is embedder else WIDE_COSINES)
+            doc = fit_link_doc(c, emb.model_id, WIDE_COSINES if emb.quantize else HYBRID_COSINES)
             if u is not None:
                 doc["headlines"] = fit_headlines(u, emb.model_id, table, args.smoke)
             docs.append(doc)
@@ -572,11 +595,22 @@ def main(argv: list[str]) -> int:
     learned = default_params(embedder.model_id, "learned")
     seeds = range(max(1, args.seeds))
     # --smoke keeps the centroid cut of the hybrid fixed, as its centroid grid is narrowed.
-    cosines = (shipped.threshold,) if args.smoke else HYBRID_COSINES
-    table.text(f"dev set: {args.data.name} ({len(rows)} articles, {len(set(corpus.gold))} stories)")
+    cosines = (
+        (shipped.threshold,)
+        if args.smoke
+        else (WIDE_COSINES if embedder.quantize else HYBRID_COSINES)
+    )
+    table.text(
+        f"dev set: {args.data.name} ({len(rows)} articles, {len(set(corpus.gold))} stories); "
+        f"model {embedder.model_id}"
+    )
     story_rows = [
         ("dev stories, shipped hybrid (in-sample)", lambda s: corpus.score(order, shipped), False),
-        ("dev stories, CV hybrid", lambda s: cv_hybrid(corpus, s, cosines), True),
+        (
+            "dev stories, CV hybrid",
+            lambda s: cv_hybrid(corpus, s, cosines, member_guard(embedder.model_id)),
+            True,
+        ),
         (
             "dev stories, centroid method (in-sample)",
             lambda s: corpus.score(order, centroid),
@@ -650,7 +684,7 @@ def main(argv: list[str]) -> int:
             f"thresholds chosen {chosen}",
         )
     if not args.smoke:
-        fastpath_rows(table, embedder, corpus, args)
+        fastpath_rows(table, models, args)
     h = shipped.headlines
     if h is not None:
         table.text(
@@ -676,24 +710,32 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def fit_targets(embedder, corpus: Corpus, uci: Corpus | None, args):
-    """(embedder, dev corpus, UCI corpus or None) for the default model and its int8 path."""
-    yield embedder, corpus, uci
-    if args.smoke:
-        return
-    fast = Embedder(quantize=True)
-    c8 = load_corpus(args.data, fast, args.cache)
-    u8 = load_corpus(args.uci, fast, args.cache) if uci is not None else None
-    yield fast, c8, u8
+class Models:
+    """The fp32 model and its int8 fast path, each with its dev (and UCI) corpus, built once."""
+
+    def __init__(self, args, default) -> None:
+        self.args = args
+        self.loaded = {default[0].model_id: default}
+
+    def get(self, quantize: bool, uci: bool = True) -> tuple:
+        embedder = Embedder(quantize=quantize)
+        if embedder.model_id not in self.loaded:
+            a = self.args
+            dev = load_corpus(a.data, embedder, a.cache)
+            u = None
+            if uci and a.uci.exists():
+                u = load_corpus(a.uci, embedder, a.cache, 800 if a.smoke else None)
+            self.loaded[embedder.model_id] = (embedder, dev, u)
+        return self.loaded[embedder.model_id]
 
 
-def fastpath_rows(table: Table, embedder, corpus: Corpus, args) -> None:
+def fastpath_rows(table: Table, models: Models, args) -> None:
     """One row per backend: texts/s on the dev texts and dev CV F1 with its own fitted cuts."""
-    fast = Embedder(quantize=True)
-    fast_corpus = load_corpus(args.data, fast, args.cache)
+    embedder, corpus, _ = models.get(False, uci=False)
+    fast, fast_corpus, _ = models.get(True, uci=False)
     rates = time_encode([embedder, fast], corpus.texts, max(1, args.passes))
     base_f1 = cv_hybrid(corpus, 0, WIDE_COSINES)
-    fast_f1 = cv_hybrid(fast_corpus, 0, WIDE_COSINES)
+    fast_f1 = cv_hybrid(fast_corpus, 0, WIDE_COSINES, INT8_MEMBER_COS)
     cos = float(np.mean(np.sum(corpus.vectors * fast_corpus.vectors, axis=1)))
     table.row(
         f"fast path: torch fp32 ({rates[0]:.0f} texts/s)",

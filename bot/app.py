@@ -108,6 +108,6 @@ async def open_app(
             api_client=api_client,
             sink=sink,
             read_only=read_only_factory(settings.db_path),
-            embedder=Embedder.from_settings(settings, db),
+            embedder=Embedder.from_settings(settings),
             parse_pool=pool,
         )

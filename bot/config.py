@@ -82,8 +82,7 @@ class ModelConfig:
     path: str | None = None
     backend: str = "torch"
     batch_size: int = 64
-    # torch dynamic int8 (docs/performance.md); None: int8 unless the archive is fp32 already
-    quantize: bool | None = None
+    quantize: bool = False  # torch dynamic int8, opt-in (docs/performance.md#embedding-fast-path)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def analyze_cmd(obj, batch_size: int | None, retag: bool) -> None:
     db, settings = obj.db, obj.settings
     if batch_size is not None and batch_size <= 0:
         raise click.BadParameter("must be a positive number", param_hint="--batch-size")
-    embedder = Embedder.from_settings(settings, db)  # checks model.path before any work
+    embedder = Embedder.from_settings(settings)  # checks model.path before any work
     tagger = _retag(db, settings, embedder, batch_size) if retag else None
     total = count_pending(db)
     if not total:
@@ -203,7 +203,7 @@ def search_cmd(obj, query: str, limit: int, as_json: bool) -> None:
         raise click.BadParameter("empty query", param_hint="QUERY")
     if limit <= 0:
         raise click.BadParameter("must be positive", param_hint="--limit")
-    results = search(obj.db, Embedder.from_settings(obj.settings, obj.db), query, limit=limit)
+    results = search(obj.db, Embedder.from_settings(obj.settings), query, limit=limit)
     if as_json:
         _print_json(results)
         return

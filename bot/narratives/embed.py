@@ -123,15 +123,8 @@ class Embedder:
         return np.stack([self._memo[t] for t in texts])
 
     @classmethod
-    def from_settings(cls, settings: Any, db: Any = None) -> Embedder:
-        """The configured embedder. `model.quantize` unset means int8 (the fast path), unless
-        the archive `db` was analysed in fp32 by this model: its newest vector says so, and
-        one archive keeps one vector space (set `model.quantize: true` to switch it)."""
+    def from_settings(cls, settings: Any) -> Embedder:
         m = settings.model
-        quantize = getattr(m, "quantize", None)
-        if quantize is None:
-            # Fitted thresholds exist for the shipped model only; onnx has its own paths.
-            quantize = m.backend == "torch" and not m.path and _auto_quantize(db, m.name)
         return cls(
             m.name,
             m.path,
@@ -139,7 +132,7 @@ class Embedder:
             backend=m.backend,
             # model.threads is optional in the settings; absent means torch's default.
             threads=getattr(m, "threads", None),
-            quantize=quantize,
+            quantize=bool(getattr(m, "quantize", False)),
         )
 
     @property
@@ -210,13 +203,3 @@ def quantize_dynamic(model: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
-def _auto_quantize(db: Any, base_id: str) -> bool:
-    """Whether an unset `model.quantize` means int8: yes, unless the archive's newest vector
-    was made by the fp32 model `base_id`."""
-    if db is None:
-        return True
-    from bot.store.vectors import newest_vector_model
-
-    return newest_vector_model(db) != base_id

@@ -69,10 +69,3 @@ def article_vectors_after(
     block = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
     return ids, block.reshape(len(rows), dim)
 
-
-def newest_vector_model(db: sqlite_utils.Database) -> str | None:
-    """The model of the most recently analysed article's vector (None: no vectors yet)."""
-    row = db.execute(
-        "SELECT model FROM article_vectors ORDER BY article_id DESC LIMIT 1"
-    ).fetchone()
-    return row[0] if row else None

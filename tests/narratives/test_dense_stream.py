@@ -269,19 +269,16 @@ def test_a_merge_that_would_cycle_is_refused_and_changes_nothing(db):
     assert json.loads(json.dumps(store.get_story(db, c).id)) == a
 
 
-# --- the fast path's default ---
+# --- the fast path ---
 
 
-def test_unset_quantize_means_int8_unless_the_archive_is_fp32_already(db, settings):
+def test_int8_is_opt_in_and_gets_its_own_fitted_rules(settings):
     from bot.narratives.embed import Embedder
-    from bot.store import vectors
 
-    assert Embedder.from_settings(settings).model_id == MINILM + "+int8"  # no archive
-    assert Embedder.from_settings(settings, db).quantize  # an empty archive
-    aid = insert_article(db, url="https://q.test/1", title="x")
-    vectors.save_article_vectors(db, [(aid, np.ones(4, np.float32))], model=MINILM)
-    assert not Embedder.from_settings(settings, db).quantize  # keeps its vector space
-    forced = replace(settings, model=replace(settings.model, quantize=True))
-    assert Embedder.from_settings(forced, db).quantize
-    onnx = replace(settings, model=replace(settings.model, backend="onnx"))
-    assert not Embedder.from_settings(onnx).quantize
+    assert not Embedder.from_settings(settings).quantize  # fp32 unless asked
+    fast = Embedder.from_settings(replace(settings, model=replace(settings.model, quantize=True)))
+    assert fast.model_id == MINILM + "+int8"
+    fp32, int8 = (params_from_settings(StoriesConfig(), m) for m in (MINILM, fast.model_id))
+    assert int8.link is not None and int8.link != fp32.link  # fitted for its own scale
+    assert int8.hybrid.min_member_cos > fp32.hybrid.min_member_cos
+    assert int8.headlines is not None
