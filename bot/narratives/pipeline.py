@@ -199,7 +199,8 @@ def _analyze_pending_locked(
 ) -> dict:
     """Analyse every article with `analyzed_at` NULL. Returns counts for logs and job_runs:
     analyzed, new_stories, stories_joined (earlier stories that gained articles),
-    pending_before, active_stories.
+    pending_before, active_stories, stories_merged (headline stories that converged) and
+    narrative_links (stories linked into a narrative).
 
     `progress(n)` is called after each committed batch with the number of articles in it.
     """
@@ -258,6 +259,8 @@ def _analyze_pending_locked(
             if k + 1 < len(chunks):
                 rows, texts = next_rows, next_texts
     result["active_stories"] = len(index)
+    result["stories_merged"] = index.merges
+    result["narrative_links"] = narrator.links if narrator is not None else 0
     return result
 
 
