@@ -498,7 +498,8 @@ def fit_headlines(uci: Corpus, model_id: str, table: Table, smoke: bool) -> dict
     best = sweep.choose(everything)
     cv = sweep.cross_validate(uci.gold)
     for name in sweep.runs:
-        table.row(f"UCI {name}, headline rule CV ({model_id[-5:]})", cv[name], "held-out stories")
+        kind = "int8" if model_id.endswith("+int8") else "fp32"
+        table.row(f"UCI {name}, headline rule CV ({kind})", cv[name], "held-out stories")
     picks = [sweep.grid[k] for k in cv["chosen"]]
     table.text(f"    CV folds chose: {[(r.threshold, r.name_weight, r.merge_cos) for r in picks]}")
     return headline_fit.rule_doc(sweep.grid[best])
@@ -510,8 +511,15 @@ def fit_topic_head(embedder, corpus: Corpus, topics) -> dict:
     return fit_head(corpus, topic_features(base, corpus), idx, embedder.model_id)
 
 
+def kept_others(name: str) -> list[dict]:
+    """The fits for other models already in a shipped file (kept when only fp32 is refitted)."""
+    path = REPO / "bot" / "narratives" / name
+    return json.loads(path.read_text("utf-8")).get("others", []) if path.exists() else []
+
+
 def write_head(heads: list[dict]) -> None:
     main_head, *others = heads
+    others = others or kept_others(HEAD_FILE)
     if others:
         main_head = {**main_head, "others": others}
     out = REPO / "bot" / "narratives" / HEAD_FILE
@@ -520,6 +528,7 @@ def write_head(heads: list[dict]) -> None:
 
 def write_fit(docs: list[dict]) -> Path:
     main_doc, *others = docs
+    others = others or kept_others(LINK_FILE)
     if others:
         main_doc = {**main_doc, "others": others}
     out = REPO / "bot" / "narratives" / LINK_FILE
