@@ -39,10 +39,11 @@ BUSY_TIMEOUT_S = 10
 # shared with the OS's file cache, not memory of the process's own.
 MMAP_BYTES = 2 * 1024**3  # SQLite caps it at 2 GiB unless built otherwise
 
-# Datasette settings for a live archive (see benchmarks/datasette.py): the topic facet over
-# 100k articles takes ~0.5 s, so facets get 1.5 s; facet *suggestions* would try every
-# column on every table page (over a second at 100k rows), so they are off — any column can
-# still be faceted from its menu. Long summaries are cut in HTML only; JSON has whole values.
+# Datasette settings for a live archive (see benchmarks/datasette.py): facets get 1.5 s, several
+# times what the articles' facets take at 500k articles (bot/site/facets.py), so none times out
+# on a busy machine; facet *suggestions* would try every column on every table page (over a
+# second at 100k rows), so they are off — any column can still be faceted from its menu. Long
+# summaries are cut in HTML only; JSON has whole values.
 DATASETTE_SETTINGS: dict[str, Any] = {
     "sql_time_limit_ms": 3000,
     "facet_time_limit_ms": 1500,
