@@ -172,7 +172,7 @@ NARRATIVE_TITLE_LIMIT = 90
 
 
 def continues_line(narrative: Any, now: datetime) -> str:
-    """"continues: <narrative title>, 6th story since April" for a story that is not the first
+    """ "continues: <narrative title>, 6th story since April" for a story that is not the first
     of its narrative (`story_narratives` document); '' otherwise. The year is added when the
     narrative began in another year than `now`."""
     if not isinstance(narrative, Mapping):

@@ -421,7 +421,6 @@ def _site_2(db: sqlite_utils.Database) -> None:
             db.conn.execute(f"CREATE INDEX articles_{column} ON articles({column})")
 
 
-
 def _narratives_2(db: sqlite_utils.Database) -> None:
     # Narratives: one actor's thread on one subject across stories and months. A story belongs
     # to at most one; the counts and span are kept in step with its live (not merged) stories.
@@ -445,6 +444,7 @@ def _narratives_2(db: sqlite_utils.Database) -> None:
         CREATE INDEX stories_narrative ON stories(narrative_id) WHERE narrative_id IS NOT NULL;
         """,
     )
+
 
 # (name, function) in the order they run. Append only.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [

@@ -68,4 +68,3 @@ def article_vectors_after(
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     block = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
     return ids, block.reshape(len(rows), dim)
-

@@ -242,14 +242,18 @@ def _fill_tokens(db, now: datetime) -> None:
     # One made-up price list, fetched before the first week and seen until now: USD per token
     # (US makers $3/$15 per million, Chinese $0.30/$1.20, mistralai $1/$3; stealth unlisted).
     prices = {"US": (3e-6, 15e-6), "CN": (0.3e-6, 1.2e-6), "FR": (1e-6, 3e-6)}
-    listed = db["price_snapshots"].insert(
-        {
-            "fetched_at": to_iso(monday - timedelta(weeks=6)),
-            "last_seen_at": to_iso(now),
-            "content_hash": "prices-1",
-            "models": 36,
-        }
-    ).last_pk
+    listed = (
+        db["price_snapshots"]
+        .insert(
+            {
+                "fetched_at": to_iso(monday - timedelta(weeks=6)),
+                "last_seen_at": to_iso(now),
+                "content_hash": "prices-1",
+                "models": 36,
+            }
+        )
+        .last_pk
+    )
     db["model_prices"].insert_all(
         {
             "snapshot_id": listed,
