@@ -301,6 +301,16 @@ def add_feed_row(db: sqlite_utils.Database, url: str, *, now: datetime) -> bool:
 # --- the commands -----------------------------------------------------------------------
 
 
+def _check_grouping(command: str, by: str, period: str) -> None:
+    """Discord enforces the choices; a stale client could still send others, and the refusal
+    must come before the public deferral to stay ephemeral."""
+    if by not in ("country", "author", "model") or period not in ("week", "day"):
+        raise TokentideError(
+            f"{command}: by must be one of country, author, model and period week or day; "
+            f"got by={by!r} period={period!r}"
+        )
+
+
 def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
     @tree.command(name="share", description="Token share on OpenRouter by country, author or model")
     @app_commands.describe(by="Group by country, author or model", period="Week or day")
@@ -309,13 +319,7 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
         by: Literal["country", "author", "model"] = "country",
         period: Literal["week", "day"] = "week",
     ) -> None:
-        # Discord enforces the choices; a stale client could still send others, and the
-        # refusal must come before the public deferral to stay ephemeral.
-        if by not in ("country", "author", "model") or period not in ("week", "day"):
-            raise TokentideError(
-                f"share: by must be one of country, author, model and period week or day; "
-                f"got by={by!r} period={period!r}"
-            )
+        _check_grouping("share", by, period)
         await interaction.response.defer(thinking=True)  # the chart takes a moment to draw
         now = ctx.clock()
 
@@ -356,11 +360,7 @@ def register_commands(tree: app_commands.CommandTree, ctx: ChatContext) -> None:
         by: Literal["country", "author", "model"] = "country",
         period: Literal["week", "day"] = "week",
     ) -> None:
-        if by not in ("country", "author", "model") or period not in ("week", "day"):
-            raise TokentideError(
-                f"prices: by must be one of country, author, model and period week or day; "
-                f"got by={by!r} period={period!r}"
-            )
+        _check_grouping("prices", by, period)
         await interaction.response.defer(thinking=True)
         now = ctx.clock()
         pair = ctx.settings.openrouter.alert.track

@@ -16,6 +16,7 @@ import sqlite_utils
 from bot.models import Narrative, NarrativeStory, NarrativeUpdate, StoryCentroid
 from bot.store import vectors
 from bot.store.db import refused_write, transaction
+from bot.store.stories import json_strings
 
 _CHUNK = 500
 _COLUMNS = (
@@ -33,18 +34,10 @@ _COLUMNS = (
 ARTICLE_TIME = "COALESCE(a.published_at, a.fetched_at)"
 
 
-def _json_tuple(text: str | None) -> tuple[str, ...]:
-    try:
-        found = json.loads(text or "[]")
-    except ValueError:
-        return ()
-    return tuple(str(t) for t in found) if isinstance(found, list) else ()
-
-
 def _narrative(row: Sequence[Any]) -> Narrative:
     values = dict(zip(_COLUMNS, row, strict=True))
-    values["topics"] = _json_tuple(values["topics"])
-    values["names"] = _json_tuple(values["names"])
+    values["topics"] = json_strings(values["topics"])
+    values["names"] = json_strings(values["names"])
     return Narrative(**values)
 
 
@@ -126,7 +119,7 @@ def narrative_stories(
                     last_seen=last,
                     article_count=count,
                     outlet_count=outlets,
-                    topics=_json_tuple(topics),
+                    topics=json_strings(topics),
                     names=name_counts if isinstance(name_counts, dict) else {},
                 )
             )

@@ -58,7 +58,8 @@ ARTICLE_COLUMNS = (
 ARTICLE_TIME = "COALESCE(published_at, fetched_at)"
 
 
-def _topics(text: str | None) -> tuple[str, ...]:
+def json_strings(text: str | None) -> tuple[str, ...]:
+    """A JSON array column (topics, names) as a tuple of strings; () when it is not one."""
     try:
         found = json.loads(text or "[]")
     except ValueError:
@@ -68,13 +69,13 @@ def _topics(text: str | None) -> tuple[str, ...]:
 
 def _story(row: Sequence[Any]) -> Story:
     values = dict(zip(_STORY_COLUMNS, row, strict=True))
-    values["topics"] = _topics(values["topics"])
+    values["topics"] = json_strings(values["topics"])
     return Story(**values)
 
 
 def article_record(row: Sequence[Any]) -> StoryArticle:
     values = dict(zip(ARTICLE_COLUMNS, row, strict=True))
-    values["topics"] = _topics(values["topics"])
+    values["topics"] = json_strings(values["topics"])
     return StoryArticle(**values)
 
 
