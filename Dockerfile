@@ -41,4 +41,5 @@ EXPOSE 8001
 HEALTHCHECK --interval=60s --timeout=10s --start-period=180s --retries=3 \
     CMD ["tokentide", "status", "--check"]
 
-CMD ["tokentide", "run"]
+# -v: one INFO line per job run, with UTC timestamps (the same as compose.yaml).
+CMD ["tokentide", "-v", "run"]
