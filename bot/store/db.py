@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -231,3 +232,18 @@ def archive_error(
 ) -> ArchiveProblem:
     """One line for an error SQLite raised, saying what to do about it (see ArchiveProblem)."""
     return ArchiveProblem(exc, path=path, what=what)
+
+
+IN_CHUNK = 500  # values per `IN (...)` list, well under SQLite's bound-parameter limit
+
+
+def chunked(values: Iterable[Any]) -> Iterator[list[Any]]:
+    """`values` without repeats, in order, in lists of at most IN_CHUNK for `IN (...)`."""
+    unique = list(dict.fromkeys(values))
+    for i in range(0, len(unique), IN_CHUNK):
+        yield unique[i : i + IN_CHUNK]
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    """'?,?,?' for an `IN (...)` list of `values`."""
+    return ",".join("?" * len(values))

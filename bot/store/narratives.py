@@ -15,10 +15,9 @@ import sqlite_utils
 
 from bot.models import Narrative, NarrativeStory, NarrativeUpdate, StoryCentroid
 from bot.store import vectors
-from bot.store.db import refused_write, transaction
+from bot.store.db import chunked, placeholders, refused_write, transaction
 from bot.store.stories import json_strings
 
-_CHUNK = 500
 _COLUMNS = (
     "id",
     "title",
@@ -39,16 +38,6 @@ def _narrative(row: Sequence[Any]) -> Narrative:
     values["topics"] = json_strings(values["topics"])
     values["names"] = json_strings(values["names"])
     return Narrative(**values)
-
-
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
-    unique = list(dict.fromkeys(ids))
-    for i in range(0, len(unique), _CHUNK):
-        yield unique[i : i + _CHUNK]
-
-
-def _marks(ids: Sequence[Any]) -> str:
-    return ",".join("?" * len(ids))
 
 
 # --- linking ---
@@ -81,10 +70,10 @@ def link_stories(db: sqlite_utils.Database, story_ids: Sequence[int], narrative_
 def narratives_of(db: sqlite_utils.Database, story_ids: Iterable[int]) -> dict[int, int]:
     """story id -> narrative id, for those of `story_ids` that have one."""
     out: dict[int, int] = {}
-    for chunk in _chunks(story_ids):
+    for chunk in chunked(story_ids):
         rows = db.execute(
             f"""SELECT id, narrative_id FROM stories
-                WHERE id IN ({_marks(chunk)}) AND narrative_id IS NOT NULL""",
+                WHERE id IN ({placeholders(chunk)}) AND narrative_id IS NOT NULL""",
             chunk,
         ).fetchall()
         out.update(rows)
@@ -97,12 +86,12 @@ def narrative_stories(
     """Each narrative's live stories (by first_seen, then id), with their name counts."""
     ids = list(dict.fromkeys(narrative_ids))
     out: dict[int, list[NarrativeStory]] = {nid: [] for nid in ids}
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         rows = db.execute(
             f"""SELECT s.narrative_id, s.id, s.title, s.first_seen, s.last_seen,
                        s.article_count, s.outlet_count, s.topics, v.names
                 FROM stories s LEFT JOIN story_vectors v ON v.story_id = s.id
-                WHERE s.narrative_id IN ({_marks(chunk)}) AND s.merged_into IS NULL
+                WHERE s.narrative_id IN ({placeholders(chunk)}) AND s.merged_into IS NULL
                 ORDER BY s.first_seen, s.id""",
             chunk,
         ).fetchall()
@@ -162,9 +151,10 @@ def get_narrative(db: sqlite_utils.Database, narrative_id: int) -> Narrative | N
 
 def narratives_by_id(db: sqlite_utils.Database, ids: Iterable[int]) -> dict[int, Narrative]:
     out: dict[int, Narrative] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         rows = db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM narratives WHERE id IN ({_marks(chunk)})", chunk
+            f"SELECT {', '.join(_COLUMNS)} FROM narratives WHERE id IN ({placeholders(chunk)})",
+            chunk,
         ).fetchall()
         out.update((r[0], _narrative(r)) for r in rows)
     return out
@@ -196,12 +186,12 @@ def article_counts_since(
 ) -> dict[int, tuple[int, int]]:
     """Each narrative's (articles since `since`, articles before), over its live stories."""
     out: dict[int, tuple[int, int]] = {}
-    for chunk in _chunks(narrative_ids):
+    for chunk in chunked(narrative_ids):
         rows = db.execute(
             f"""SELECT s.narrative_id,
                        SUM({ARTICLE_TIME} >= ?), SUM({ARTICLE_TIME} < ?)
                 FROM stories s JOIN articles a ON a.story_id = s.id
-                WHERE s.narrative_id IN ({_marks(chunk)}) AND s.merged_into IS NULL
+                WHERE s.narrative_id IN ({placeholders(chunk)}) AND s.merged_into IS NULL
                 GROUP BY s.narrative_id""",
             [since, since, *chunk],
         ).fetchall()

@@ -15,18 +15,11 @@ from typing import Any
 import sqlite_utils
 
 from bot.models import DatedReport, StoryActivity
-from bot.store.db import refused_write, transaction
+from bot.store.db import chunked, refused_write, transaction
 from bot.store.outbox import enqueue
 from bot.store.stories import MERGE_HOPS
 
 STORY_ALERT = "story_alert"
-_CHUNK = 500
-
-
-def _chunks(ids: Iterable[Any]) -> Iterable[list[Any]]:
-    unique = list(dict.fromkeys(ids))
-    for i in range(0, len(unique), _CHUNK):
-        yield unique[i : i + _CHUNK]
 
 
 # Original articles (no `duplicate_of`) with an outlet and a story, published in (since, until].
@@ -67,7 +60,7 @@ def on_topics(
     if not wanted:
         return set()
     found: set[int] = set()
-    for chunk in _chunks(story_ids):
+    for chunk in chunked(story_ids):
         rows = db.execute(
             f"""SELECT id FROM stories
                 WHERE id IN ({",".join("?" * len(chunk))}) AND merged_into IS NULL
@@ -84,7 +77,7 @@ def dated_reports(
 ) -> list[DatedReport]:
     """The reports of these stories in (since, until], oldest first."""
     out: list[DatedReport] = []
-    for chunk in _chunks(story_ids):
+    for chunk in chunked(story_ids):
         rows = db.execute(
             f"""SELECT story_id, id, outlet, published_at FROM articles INDEXED BY
                     articles_story_id
@@ -99,7 +92,7 @@ def dated_reports(
 def merge_families(db: sqlite_utils.Database, story_ids: Iterable[int]) -> dict[int, set[int]]:
     """Each story id → itself and every story merged into it (however many links back)."""
     out: dict[int, set[int]] = {}
-    for chunk in _chunks(story_ids):
+    for chunk in chunked(story_ids):
         rows = db.execute(
             f"""WITH RECURSIVE family(root, id, hops) AS (
                     SELECT id, id, 0 FROM stories WHERE id IN ({",".join("?" * len(chunk))})
@@ -122,7 +115,7 @@ def alerted(db: sqlite_utils.Database, story_ids: Iterable[int]) -> set[int]:
     """Which of `story_ids` already have a story alert in the outbox (any destination or
     status: a failed alert was still the story's one alert)."""
     found: set[int] = set()
-    for chunk in _chunks(str(s) for s in story_ids):
+    for chunk in chunked(str(s) for s in story_ids):
         rows = db.execute(
             f"""SELECT DISTINCT key FROM deliveries
                 WHERE kind = ? AND key IN ({",".join("?" * len(chunk))})""",

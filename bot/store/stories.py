@@ -25,11 +25,10 @@ from bot.models import (
     StoryUpdate,
 )
 from bot.store import vectors
-from bot.store.db import transaction
+from bot.store.db import chunked, placeholders, transaction
 
 MERGE_HOPS = 10  # merged_into chains are short; the bound guards against a cycle
 SQLITE_MAX_ROWS = 2**62  # "no cap" for a LIMIT-like bound
-_CHUNK = 500  # ids per IN (...) list
 
 _STORY_COLUMNS = (
     "id",
@@ -79,16 +78,6 @@ def article_record(row: Sequence[Any]) -> StoryArticle:
     return StoryArticle(**values)
 
 
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
-    unique = list(dict.fromkeys(ids))
-    for i in range(0, len(unique), _CHUNK):
-        yield unique[i : i + _CHUNK]
-
-
-def _marks(ids: Sequence[Any]) -> str:
-    return ",".join("?" * len(ids))
-
-
 # --- reading stories ---
 
 
@@ -98,10 +87,10 @@ def resolve_merged(db: sqlite_utils.Database, story_ids: Iterable[int]) -> dict[
     The one place `merged_into` chains are followed, at most `MERGE_HOPS` links deep; an id
     with no row maps to itself."""
     out: dict[int, int] = {}
-    for chunk in _chunks(story_ids):
+    for chunk in chunked(story_ids):
         rows = db.execute(
             f"""WITH RECURSIVE chain(start, id, next, hops) AS (
-                    SELECT id, id, merged_into, 0 FROM stories WHERE id IN ({_marks(chunk)})
+                    SELECT id, id, merged_into, 0 FROM stories WHERE id IN ({placeholders(chunk)})
                     UNION ALL
                     SELECT chain.start, s.id, s.merged_into, chain.hops + 1
                     FROM chain JOIN stories s ON s.id = chain.next
@@ -119,8 +108,8 @@ def resolve_merged(db: sqlite_utils.Database, story_ids: Iterable[int]) -> dict[
 
 def _rows_for_ids(db: sqlite_utils.Database, sql: str, ids: Iterable[int]) -> Iterator[tuple]:
     """Rows of `sql` + "(?, ?, …)" for every id, a chunk of ids per query."""
-    for chunk in _chunks(ids):
-        yield from db.execute(f"{sql}({_marks(chunk)})", chunk).fetchall()
+    for chunk in chunked(ids):
+        yield from db.execute(f"{sql}({placeholders(chunk)})", chunk).fetchall()
 
 
 def stories_by_id(db: sqlite_utils.Database, story_ids: Iterable[int]) -> dict[int, Story]:
@@ -154,10 +143,10 @@ def story_articles(
     """Each story's articles, oldest first (ties by id); every asked id gets a list."""
     ids = list(dict.fromkeys(story_ids))
     out: dict[int, list[StoryArticle]] = {sid: [] for sid in ids}
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         rows = db.execute(
             f"""SELECT {", ".join(ARTICLE_COLUMNS)} FROM articles
-                WHERE story_id IN ({_marks(chunk)}) ORDER BY {ARTICLE_TIME}, id""",
+                WHERE story_id IN ({placeholders(chunk)}) ORDER BY {ARTICLE_TIME}, id""",
             chunk,
         ).fetchall()
         for r in rows:
@@ -192,9 +181,9 @@ def pending_articles(db: sqlite_utils.Database, article_ids: Sequence[int]) -> l
     """The articles `article_ids`, in that order (ids with no row are left out)."""
     keys = ("id", "title", "summary", "outlet", "published_at", "fetched_at")
     by_id: dict[int, PendingArticle] = {}
-    for chunk in _chunks(article_ids):
+    for chunk in chunked(article_ids):
         rows = db.execute(
-            f"SELECT {', '.join(keys)} FROM articles WHERE id IN ({_marks(chunk)})", chunk
+            f"SELECT {', '.join(keys)} FROM articles WHERE id IN ({placeholders(chunk)})", chunk
         ).fetchall()
         by_id.update((r[0], PendingArticle(*r)) for r in rows)
     return [by_id[i] for i in article_ids if i in by_id]
@@ -216,7 +205,7 @@ def active_stories(
         [since, model, dim],
     ).fetchall()
     members: dict[int, list[StoryMember]] = {r[0]: [] for r in rows}
-    for chunk in _chunks(members):
+    for chunk in chunked(members):
         found = db.execute(
             f"""WITH m AS (
                     SELECT a.story_id, a.id, a.title, a.outlet, a.published_at, a.fetched_at,
@@ -224,7 +213,7 @@ def active_stories(
                            ROW_NUMBER() OVER (PARTITION BY a.story_id
                                ORDER BY COALESCE(a.published_at, a.fetched_at) DESC, a.id DESC
                            ) AS newest
-                    FROM articles a WHERE a.story_id IN ({_marks(chunk)}))
+                    FROM articles a WHERE a.story_id IN ({placeholders(chunk)}))
                 SELECT m.story_id, m.id, m.title, m.outlet, m.published_at, m.fetched_at,
                        m.duplicate_of, v.vector
                 FROM m LEFT JOIN article_vectors v ON v.article_id = m.id AND v.model = ?
