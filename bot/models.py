@@ -447,6 +447,20 @@ class OutletMention:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredAttribution:
+    """What the archive keeps about who published one article, as `analyze --reattribute`
+    reads it: the feed it came from, its link, and the outlet with country and kind."""
+
+    article_id: int
+    feed_id: int | None
+    link: str | None
+    outlet: str | None
+    country: str | None
+    kind: str | None
+    story_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoryLead:
     """A story's columns about who reported it, as analyze keeps them: distinct outlets (no
     syndicated copies), the first one, the first Chinese and Western press reports, the lead in

@@ -445,3 +445,42 @@ def resolve_outlet(
         if found is not None:
             return found
     return _from_link(link, registry)
+
+
+def reattribute(
+    link: str | None,
+    stored_outlet: str | None,
+    registry: OutletRegistry,
+    *,
+    feed_outlet: str | None = None,
+    feed_country: str | None = None,
+    feed_kind: str | None = None,
+) -> Outlet | None:
+    """An archived article's outlet under the current registry, from what the archive kept:
+    its link (the publisher's own page whenever ingest found one) and the outlet it was given
+    (for an aggregator's item, its source's name). In order:
+
+    1. the feed's `outlet`, as at ingest;
+    2. the registry row for the link's domain, unless it is an aggregator's;
+    3. the stored name as the registry knows it now (an aggregator item's source);
+    4. the stored name as it was, without country or kind (a source the registry does not know,
+       or the link's bare domain);
+    5. for an item stored without an outlet, the link's domain unless an aggregator's.
+    """
+    if feed_outlet and feed_outlet.strip():
+        return resolve_outlet(
+            feed_outlet, None, None, link, registry, feed_country=feed_country, feed_kind=feed_kind
+        )
+    host = normalise_host(link) if link and "//" in link else ""
+    entry = registry.entry_for_host(host) if host else None
+    if entry is not None and entry.kind != AGGREGATOR:
+        return _outlet(entry)
+    if stored_outlet and stored_outlet.strip():
+        named = registry.entry_for_name(stored_outlet)
+        if named is not None:
+            return None if named.kind == AGGREGATOR else _outlet(named)
+        domain = registrable_domain(host) if host else None
+        if domain and stored_outlet.strip().casefold() == domain:
+            return Outlet(domain, None, None, domain)
+        return Outlet(" ".join(stored_outlet.split()), None, None, None)
+    return None if entry is not None else _from_link(link, registry)

@@ -24,18 +24,27 @@ def _print_json(doc: object) -> None:
     help="First re-apply the current topic definitions to analysed articles and recompute "
     "story topics (stored vectors are reused; resumable).",
 )
+@click.option(
+    "--reattribute",
+    is_flag=True,
+    help="First re-apply the outlet registry and feeds.yaml outlets: to archived articles and "
+    "recompute who reported each story (no model needed; resumable).",
+)
 @click.pass_obj
-def analyze_cmd(obj, batch_size: int | None, retag: bool) -> None:
+def analyze_cmd(obj, batch_size: int | None, retag: bool, reattribute: bool) -> None:
     """Embed, tag and cluster every article not analysed yet.
 
     Safe to rerun: each batch is committed with its articles marked analysed, so an
     interrupted run resumes where it stopped. After changing `topics:` in feeds.yaml, add
-    --retag to tag the archive by the new definitions (interrupted, it resumes too).
+    --retag to tag the archive by the new definitions (interrupted, it resumes too). After
+    changing `outlets:` or a feed's outlet, country or kind, add --reattribute to give archived
+    articles the new outlets and recompute their stories' China/West lead.
 
     \b
     Example:
       tokentide poll --all && tokentide analyze
       tokentide analyze --retag
+      tokentide analyze --reattribute
     """
     from bot.narratives.embed import Embedder
     from bot.narratives.pipeline import analyze_pending, count_pending
@@ -45,6 +54,8 @@ def analyze_cmd(obj, batch_size: int | None, retag: bool) -> None:
     if batch_size is not None and batch_size <= 0:
         raise click.BadParameter("must be a positive number", param_hint="--batch-size")
     embedder = Embedder.from_settings(settings)  # checks model.path before any work
+    if reattribute:
+        _reattribute(db, settings, batch_size)
     tagger = _retag(db, settings, embedder, batch_size) if retag else None
     total = count_pending(db)
     if not total:
@@ -89,6 +100,22 @@ def _retag(db, settings, embedder, batch_size: int | None):
         )
     click.echo(line, err=True)
     return tagger
+
+
+def _reattribute(db, settings, batch_size: int | None) -> None:
+    """Run the `analyze --reattribute` part: outlets again under the current registry."""
+    from bot.narratives.reattribute import DEFAULT_BATCH, count_articles, reattribute_archive
+    from bot.progress import progress
+
+    with progress(count_articles(db), "reattribute", "articles") as bar:
+        result = reattribute_archive(
+            db, settings, batch_size=batch_size or DEFAULT_BATCH, progress=bar.update
+        )
+    click.echo(
+        f"checked the outlets of {result['checked']} articles: {result['changed']} changed, "
+        f"who reported {result['stories']} stories recomputed",
+        err=True,
+    )
 
 
 @click.command("stories")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from bot.clock import to_iso
-from bot.models import NewArticle, OutletMention
+from bot.models import NewArticle, OutletMention, StoredAttribution
 from bot.store.db import transaction
 
 # Google News items carry redirect links, not the outlet's URL: the same story from the same
@@ -176,3 +176,29 @@ def outlet_mentions(
         for row in rows:
             out[row[0]].append(OutletMention(*row))
     return out
+
+
+def count_articles(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+
+def attribution_batch(
+    db: sqlite_utils.Database, *, after_id: int, limit: int
+) -> list[StoredAttribution]:
+    """Up to `limit` articles with ids above `after_id`, in id order, as attribution sees them."""
+    rows = db.execute(
+        """SELECT id, feed_id, link, outlet, outlet_country, outlet_kind, story_id
+           FROM articles WHERE id > ? ORDER BY id LIMIT ?""",
+        [after_id, limit],
+    ).fetchall()
+    return [StoredAttribution(*row) for row in rows]
+
+
+def set_attribution(
+    db: sqlite_utils.Database, changes: Sequence[tuple[str | None, str | None, str | None, int]]
+) -> None:
+    """Write (outlet, country, kind, article id) rows; the caller holds the transaction."""
+    db.conn.executemany(
+        "UPDATE articles SET outlet = ?, outlet_country = ?, outlet_kind = ? WHERE id = ?",
+        changes,
+    )

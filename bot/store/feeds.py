@@ -88,6 +88,11 @@ def sync_config(
     return counts
 
 
+def all_feeds(db: sqlite_utils.Database) -> list[Feed]:
+    """Every feed, switched off or not, by id."""
+    return [_feed(row) for row in db.query(f"SELECT {_FEED_COLUMNS} FROM feeds ORDER BY id")]
+
+
 def due_feeds(db: sqlite_utils.Database, *, now: datetime, all_feeds: bool = False) -> list[Feed]:
     """Enabled feeds whose next check has come. `all_feeds` ignores schedules and also
     returns feeds disabled after repeated failures."""
