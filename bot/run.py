@@ -21,6 +21,7 @@ import click
 
 from bot.clock import utcnow
 from bot.config import Settings
+from bot.errors import StoreError
 from bot.params import HOURS
 
 # --- the scheduler --------------------------------------------------------------------------
@@ -49,6 +50,12 @@ def _tick(app: Any, job: Callable[..., Awaitable[dict]]) -> Callable[[], Awaitab
             # Shutdown cancels jobs still polling; job_runs says so, no traceback needed.
             logging.getLogger(__name__).info("%s stopped by shutdown", job.__name__)
             return {"status": "cancelled"}
+        except StoreError as exc:
+            # The archive refused even the job's own record (a full disk, a lock held too
+            # long): one line, and the next tick tries again.
+            name = job.__name__.removesuffix("_job")
+            logging.getLogger(__name__).error("%s: %s (tried again at its next run)", name, exc)
+            return {"status": "error", "error": str(exc)}
 
     run.__name__ = job.__name__
     return run

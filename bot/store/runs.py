@@ -11,14 +11,14 @@ import sqlite_utils
 
 from bot.clock import to_iso
 from bot.models import JobRun
-from bot.store.db import transaction
+from bot.store.db import refused_write, transaction
 
 _COLUMNS = ", ".join(JobRun.__dataclass_fields__)
 
 
 def start_run(db: sqlite_utils.Database, job: str, *, now: datetime) -> int:
     """Record that `job` started; returns the run's id for `finish_run`."""
-    with transaction(db):
+    with refused_write(f"the start of a {job} run"), transaction(db):
         return db.execute(
             "INSERT INTO job_runs (job, started_at, status) VALUES (?, ?, 'running')",
             [job, to_iso(now)],
@@ -34,7 +34,7 @@ def finish_run(
     detail: dict[str, Any],
     error: str | None,
 ) -> None:
-    with transaction(db):
+    with refused_write(f"the end of job run {run_id}"), transaction(db):
         db.execute(
             "UPDATE job_runs SET finished_at = ?, status = ?, detail = ?, error = ? WHERE id = ?",
             [to_iso(finished), status, json.dumps(detail, default=str), error, run_id],

@@ -141,3 +141,49 @@ def test_a_refused_write_names_the_full_disk(tmp_path):
             ["x" * 100_000],
         )
     assert db.execute("SELECT count(*) FROM chat_state").fetchone()[0] == 0
+
+
+async def test_a_scheduled_job_on_a_full_archive_logs_one_line_and_runs_again_later(
+    tmp_path, caplog
+):
+    """In the daemon the archive can fill up between two ticks: even the job's own record in
+    job_runs is refused. The tick logs one line naming the full disk (no traceback from the
+    scheduler) and the next tick, with room again, runs and records normally."""
+    import logging
+    from dataclasses import replace
+
+    from bot.app import open_app
+    from bot.config import Secrets, parse_settings
+    from bot.pipeline import deliver_job
+    from bot.run import _tick
+
+    db = open_db(tmp_path / "archive.db")
+    settings = replace(
+        parse_settings({}, "test.yaml"), db_path=str(tmp_path / "archive.db"), secrets=Secrets()
+    )
+    async with open_app(settings, db) as app:
+        tick = _tick(app, deliver_job)
+        # No page may be added, and job_runs' pages are filled with rows shaped like the
+        # tick's own, so recording the run needs a page the archive cannot have.
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            while True:
+                db.execute(
+                    "INSERT INTO job_runs (job, started_at, status) "
+                    "VALUES ('deliver', '2026-11-29T10:00:00Z', 'filler')"
+                )
+        caplog.set_level(logging.INFO)
+        caplog.clear()
+        result = await tick()
+        assert result["status"] == "error"
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1
+        assert errors[0].getMessage().startswith("deliver: archive disk full: ")
+        assert errors[0].exc_info is None
+        assert not db.execute("SELECT 1 FROM job_runs WHERE status != 'filler'").fetchall()
+
+        db.execute("DELETE FROM job_runs")
+        db.execute("PRAGMA max_page_count = 1073741823")
+        assert (await tick())["status"] == "ok"
+        assert db.execute("SELECT job, status FROM job_runs").fetchall() == [("deliver", "ok")]
