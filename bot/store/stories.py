@@ -303,8 +303,10 @@ def save_stories(db: sqlite_utils.Database, updates: Sequence[StoryUpdate], *, m
 
 
 def save_story_leads(db: sqlite_utils.Database, leads: Sequence[StoryLead]) -> None:
-    """Each story's outlet count, first outlet and China/West lead columns, together."""
+    """Each story's outlet count, first outlet and China/West lead columns, together with its
+    `story_outlets` rows."""
     with transaction(db):
+        refresh_story_outlets(db, [x.id for x in leads])
         db.conn.executemany(
             """UPDATE stories SET outlet_count = ?, first_outlet = ?, first_china_outlet = ?,
                    first_china_at = ?, first_west_outlet = ?, first_west_at = ?,
@@ -326,6 +328,24 @@ def save_story_leads(db: sqlite_utils.Database, leads: Sequence[StoryLead]) -> N
                 for x in leads
             ],
         )
+
+
+def refresh_story_outlets(db: sqlite_utils.Database, story_ids: Iterable[int]) -> None:
+    """Rewrite these stories' `story_outlets` rows from their articles: one per distinct
+    outlet of an original (not syndicated) article, with its country, kind and first report."""
+    with transaction(db):
+        for chunk in chunked(story_ids):
+            marks = placeholders(chunk)
+            db.conn.execute(f"DELETE FROM story_outlets WHERE story_id IN ({marks})", chunk)
+            db.conn.execute(
+                f"""INSERT INTO story_outlets (story_id, outlet, country, kind, first_report)
+                    SELECT story_id, outlet, max(outlet_country), max(outlet_kind),
+                           min(coalesce(published_at, fetched_at))
+                    FROM articles
+                    WHERE story_id IN ({marks}) AND duplicate_of IS NULL AND outlet IS NOT NULL
+                    GROUP BY story_id, outlet""",
+                chunk,
+            )
 
 
 # --- merges ---
@@ -359,4 +379,5 @@ def merge_story(db: sqlite_utils.Database, gone: int, into: int) -> int:
             [gone, survivor],
         )
         db.conn.execute("DELETE FROM story_vectors WHERE story_id = ?", [gone])
+        refresh_story_outlets(db, [gone, survivor])
     return survivor

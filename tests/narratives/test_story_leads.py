@@ -213,3 +213,91 @@ def test_the_who_reported_first_query_ranks_outlets_by_stories_led_per_topic(db,
     assert (scmp["led"], scmp["covered"], scmp["country"], scmp["region"]) == (0, 2, "HK", "china")
     assert "Bangkok Post" not in {r["outlet"] for r in rows}  # a syndicated copy covers nothing
     assert {r["topic"] for r in rows} == {"export_controls"}
+
+
+# Every original, attributed article's outlet, grouped per story: what `story_outlets` keeps.
+_FROM_ARTICLES = """
+    SELECT story_id, outlet, max(outlet_country), max(outlet_kind),
+           min(coalesce(published_at, fetched_at))
+    FROM articles WHERE story_id IS NOT NULL AND duplicate_of IS NULL AND outlet IS NOT NULL
+    GROUP BY story_id, outlet ORDER BY story_id, outlet"""
+
+
+def story_outlets(db):
+    return db.execute(
+        "SELECT story_id, outlet, country, kind, first_report FROM story_outlets "
+        "ORDER BY story_id, outlet"
+    ).fetchall()
+
+
+def test_story_outlets_follow_analyze_and_merges(db, settings, story):
+    rows = story_outlets(db)
+    assert [r[1] for r in rows] == [
+        "Bureau of Industry and Security",
+        "Global Times",
+        "Reuters",
+        "South China Morning Post",
+        "The Verge",
+    ]  # the syndicated Bangkok Post copy is not one of them
+    assert rows == db.execute(_FROM_ARTICLES).fetchall()
+
+    # A second story, then merged into the first: its outlets move with its articles.
+    insert_article(
+        db,
+        url="https://www.caixinglobal.com/wuxi-fab",
+        title="Wuxi memory fab opens its second line",
+        summary="A memory maker opened a second production line at its Wuxi plant on Friday",
+        outlet="Caixin",
+        outlet_country="CN",
+        outlet_kind="newspaper",
+        published_at="2026-11-27T11:00:00Z",
+    )
+    analyze_pending(db, settings, HashingEmbedder(), now=NOW)
+    other = db.execute("SELECT story_id FROM articles WHERE outlet = 'Caixin'").fetchone()[0]
+    assert other != story
+    assert story_outlets(db) == db.execute(_FROM_ARTICLES).fetchall()
+    from bot.store.stories import merge_story
+
+    merge_story(db, other, story)
+    assert story_outlets(db) == db.execute(_FROM_ARTICLES).fetchall()
+    assert {r[0] for r in story_outlets(db)} == {story}
+
+
+def test_the_migration_fills_story_outlets_for_an_archive_analysed_before_it(
+    tmp_path, monkeypatch, settings
+):
+    from dataclasses import replace
+
+    from bot.store import migrations
+    from bot.store.db import open_db
+
+    path = tmp_path / "old.db"
+    before = [m for m in migrations.MIGRATIONS if m[0] != "outlets-2"]
+    monkeypatch.setattr(migrations, "MIGRATIONS", before)
+    db = open_db(path)
+    refresh = "bot.store.stories.refresh_story_outlets"
+    monkeypatch.setattr(refresh, lambda db, ids: None)  # the release before had no such table
+    add(db, "Reuters", "GB", "wire", 4, "China bans firms buying Nvidia RTX Pro chips")
+    insert_article(
+        db,
+        url="https://www.globaltimes.cn/rtx",
+        title="Chinese firms told to halt buying Nvidia RTX chips",
+        summary=TEXT + ", regulators said on Thursday, citing security concerns",
+        outlet="Global Times",
+        outlet_country="CN",
+        outlet_kind="state media",
+        published_at="2026-11-27T02:00:00Z",
+    )
+    analyze_pending(db, replace(settings, db_path=str(path)), HashingEmbedder(), now=NOW)
+    assert "story_outlets" not in db.table_names()
+    db.close()
+    monkeypatch.undo()
+
+    db = open_db(path)  # applies outlets-2 only
+    try:
+        assert story_outlets(db) == db.execute(_FROM_ARTICLES).fetchall()
+        assert {r[1] for r in story_outlets(db)} == {"Reuters", "Global Times"}
+        rows = [dict(r) for r in db.query(_canned_sql("who_reported_first"))]
+        assert {(r["outlet"], r["covered"]) for r in rows} >= {("Reuters", 1), ("Global Times", 1)}
+    finally:
+        db.close()

@@ -26,6 +26,7 @@ import pytest
 
 from bot.clock import to_iso
 from bot.store.db import open_db
+from bot.store.stories import refresh_story_outlets
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "archive"
@@ -193,6 +194,7 @@ def _make_story(db, article_ids: list[int], facts: dict) -> int:
         .last_pk
     )
     db.execute(f"UPDATE articles SET story_id = ? WHERE id IN ({marks})", [story_id, *article_ids])
+    refresh_story_outlets(db, [story_id])  # as analyze keeps them with the story's lead
     facts["stories"][story_id] = [r[1] for r in rows]
     return story_id
 
