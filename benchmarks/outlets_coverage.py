@@ -11,7 +11,10 @@ or feed outlet is missing.
 of dev-set articles whose outlet resolves to a registry entry with a country; target >= 0.9) and
 lead-time sanity on the dev set's labelled stories.
 
-Usage: python benchmarks/outlets_coverage.py [--top 150] [--check] [--smoke]
+--unknown lists the dev set's publisher domains whose outlet has no country (the registry rows
+to research next, most articles first) and the copy sites that name no source.
+
+Usage: python benchmarks/outlets_coverage.py [--top 150] [--check] [--unknown] [--smoke]
 """
 
 from __future__ import annotations
@@ -224,6 +227,23 @@ def lead_rows(rows: list[dict], registry: OutletRegistry) -> list[str]:
     return lines
 
 
+def unknown_rows(rows: list[dict], registry: OutletRegistry) -> list[str]:
+    """Dev-set domains whose outlet resolves without a country, most articles first."""
+    missing: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        outlet = article_outlet(row, registry)
+        if outlet is None or not outlet.country:
+            domain = registrable_domain(normalise_host(row.get("url") or ""))
+            why = "copy naming no source" if outlet is None else outlet.kind or "not in registry"
+            missing[(domain, why)] += 1
+    lines = [
+        f"\n{len(missing)} dev-set domains without a country ({sum(missing.values())} articles):"
+    ]
+    for (domain, why), n in sorted(missing.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {n:>3}  {domain:<32} {why}")
+    return lines
+
+
 def outlet_quality_rows(rows: list[dict]) -> list[str]:
     """The lines benchmarks/quality.py prints about outlets for eval rows (the dev set)."""
     registry = load_registry()
@@ -236,6 +256,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--config", type=Path, default=ROOT / "feeds.yaml")
     ap.add_argument("--top", type=int, default=150)
     ap.add_argument("--check", action="store_true", help="exit 1 when something is missing")
+    ap.add_argument(
+        "--unknown", action="store_true", help="list dev-set domains whose outlet has no country"
+    )
     ap.add_argument("--smoke", action="store_true", help="accepted for run_all.py; same run")
     args = ap.parse_args(argv)
     registry = load_registry()
@@ -251,6 +274,11 @@ def main(argv: list[str]) -> int:
         )
     for path in paths:
         missing += report_file(path, registry, args.top)
+    dev = args.eval / FILES[0]
+    if args.unknown and dev.exists():
+        with dev.open(encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        print("\n".join(unknown_rows(rows, registry)))
     return 1 if args.check and missing else 0
 
 
