@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from bot.config import Secrets
-from bot.store.scan import content_tables, count_containing, count_like, text_columns
+from bot.store.scan import content_tables, count_matches, text_columns
 
 # Shapes of secrets that are unsafe to show even when this process does not know their value.
 SECRET_PATTERNS: dict[str, str] = {
@@ -46,17 +46,18 @@ def find_leaks(db: sqlite_utils.Database, secrets: Secrets) -> list[Leak]:
     for table in content_tables(db):
         if table in SKIP_TABLES:
             continue
+        # (column, what, how, value): every check on the table, counted in one pass over it.
+        checks = []
         for column in text_columns(db, table):
-            found = [
-                (name, count_containing(db, table=table, column=column, text=value))
-                for name, value in known.items()
-            ]
+            checks += [(column, name, "contains", value) for name, value in known.items()]
             if table in PATTERN_TABLES:
-                found += [
-                    (name, count_like(db, table=table, column=column, pattern=pattern))
-                    for name, pattern in SECRET_PATTERNS.items()
-                ]
-            leaks += [Leak(table, column, what, rows) for what, rows in found if rows]
+                checks += [(column, name, "like", p) for name, p in SECRET_PATTERNS.items()]
+        counts = count_matches(db, table, [(c, how, v) for c, _, how, v in checks])
+        leaks += [
+            Leak(table, column, what, rows)
+            for (column, what, _, _), rows in zip(checks, counts, strict=True)
+            if rows
+        ]
     return leaks
 
 

@@ -21,16 +21,21 @@ def text_columns(db: sqlite_utils.Database, table: str) -> list[str]:
     return [c.name for c in db[table].columns if c.type.upper() in ("TEXT", "")]
 
 
-def count_containing(db: sqlite_utils.Database, *, table: str, column: str, text: str) -> int:
-    """Rows of `table` whose `column` contains `text` exactly (case-sensitive)."""
-    return _count(db, table, f"instr([{column}], ?) > 0", text)
-
-
-def count_like(db: sqlite_utils.Database, *, table: str, column: str, pattern: str) -> int:
-    """Rows of `table` whose `column` matches the LIKE `pattern` (`%` any run of characters)."""
-    return _count(db, table, f"[{column}] LIKE ?", pattern)
-
-
-def _count(db: sqlite_utils.Database, table: str, condition: str, arg: str) -> int:
-    (rows,) = db.execute(f"SELECT COUNT(*) FROM [{table}] WHERE {condition}", [arg]).fetchone()
-    return rows
+def count_matches(
+    db: sqlite_utils.Database, table: str, checks: list[tuple[str, str, str]]
+) -> list[int]:
+    """For each (column, how, value) check, the rows of `table` it matches, all counted in one
+    pass over the table. `how` is "contains" (the column holds `value` exactly, case-sensitive)
+    or "like" (the column matches the LIKE pattern `value`, `%` any run of characters)."""
+    if not checks:
+        return []
+    terms = []
+    for column, how, _ in checks:
+        if how == "contains":
+            terms.append(f"coalesce(sum(instr([{column}], ?) > 0), 0)")
+        elif how == "like":
+            terms.append(f"coalesce(sum([{column}] LIKE ?), 0)")
+        else:
+            raise ValueError(f"unknown check {how!r}")
+    sql = f"SELECT {', '.join(terms)} FROM [{table}]"
+    return list(db.execute(sql, [value for _, _, value in checks]).fetchone())
