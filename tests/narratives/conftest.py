@@ -117,3 +117,20 @@ def feed_articles() -> list[dict]:
                 }
             )
     return out
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """An empty feeds.yaml for commands run through the CLI."""
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds: []\n", encoding="utf-8")
+    return path
+
+
+def run_cli(config: Path, db_path: Path, *args: str):
+    """`tokentide --config CONFIG --db DB ARGS...` in-process; the click Result."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    return CliRunner().invoke(cli, ["--config", str(config), "--db", str(db_path), *args])

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.config import load_settings
 from bot.feeds.outlets import load_registry, reattribute
 from bot.narratives.pipeline import analyze_pending
 from bot.narratives.reattribute import reattribute_archive
 from bot.store.db import ArchiveProblem
 
-from .conftest import HashingEmbedder, insert_article
+from .conftest import HashingEmbedder, insert_article, run_cli
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 TEXT = "Beijing told ByteDance Alibaba and Tencent to stop buying Nvidia RTX Pro 6000D chips"
@@ -66,17 +63,6 @@ def test_an_unknown_domain_stays_its_domain_and_an_ip_stays_an_ip():
 
 
 # ---- the command on a real archive -----------------------------------------------------------
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "feeds.yaml"
-    path.write_text("feeds: []\n", encoding="utf-8")
-    return path
-
-
-def run(config, db_path, *args):
-    return CliRunner().invoke(cli, ["--config", str(config), "--db", str(db_path), *args])
 
 
 def add(db, url, outlet, hour, title, country=None, kind=None):
@@ -133,7 +119,7 @@ def test_reattribute_fills_countries_and_the_lead_then_a_rerun_writes_nothing(
         "trade press}\n",
         encoding="utf-8",
     )
-    result = run(config, db_path, "analyze", "--reattribute")
+    result = run_cli(config, db_path, "analyze", "--reattribute")
     assert result.exit_code == 0, result.output
     assert "checked the outlets of 5 articles: 5 changed" in result.stderr
     rows = db.execute(
@@ -152,10 +138,10 @@ def test_reattribute_fills_countries_and_the_lead_then_a_rerun_writes_nothing(
         "first_west_outlet": "Reuters",
         "lead_hours": 3.0,
     }
-    shown = json.loads(run(config, db_path, "story", str(old_story), "--json").stdout)
+    shown = json.loads(run_cli(config, db_path, "story", str(old_story), "--json").stdout)
     assert shown["lead"]["hours"] == 3.0
 
-    again = run(config, db_path, "analyze", "--reattribute")
+    again = run_cli(config, db_path, "analyze", "--reattribute")
     assert again.exit_code == 0, again.output
     assert "checked the outlets of 5 articles: 0 changed" in again.stderr
 

@@ -8,19 +8,16 @@ import json
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.config import parse_settings
 from bot.models import ArticleTags
 from bot.narratives.pipeline import analyze_pending, story_topics
 from bot.narratives.retag import build_tagger, count_to_retag, retag_archive
 from bot.store.db import open_db
 
-from .conftest import HashingEmbedder, insert_article
+from .conftest import HashingEmbedder, insert_article, run_cli
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 IDS = ["chips", "export_controls", "token_economics"]
@@ -121,10 +118,6 @@ def test_analyze_keeps_scores_and_files_the_story_under_its_best_topic(db, db_pa
     assert json.loads(story) == ["export_controls", "chips"]
 
 
-def run(config: Path, db_path: Path, *args: str):
-    return CliRunner().invoke(cli, ["--config", str(config), "--db", str(db_path), *args])
-
-
 def test_stories_lists_tracked_topics_unless_all(db, db_path, tmp_path):
     settings = make_settings(db_path)
     seed(db, [EXPORT_STORY, OFF_TOPIC])
@@ -132,14 +125,14 @@ def test_stories_lists_tracked_topics_unless_all(db, db_path, tmp_path):
     config = tmp_path / "feeds.yaml"
     config.write_text(json.dumps(SETTINGS), encoding="utf-8")  # JSON is YAML
     hours = ["--hours", "1000000"]
-    tracked = json.loads(run(config, db_path, "stories", "--json", *hours).stdout)
+    tracked = json.loads(run_cli(config, db_path, "stories", "--json", *hours).stdout)
     assert [s["topics"] for s in tracked] == [["export_controls", "chips"]]
-    everything = json.loads(run(config, db_path, "stories", "--json", "--all", *hours).stdout)
+    everything = json.loads(run_cli(config, db_path, "stories", "--json", "--all", *hours).stdout)
     assert len(everything) == 2 and [] in [s["topics"] for s in everything]
-    text = run(config, db_path, "stories", *hours)
+    text = run_cli(config, db_path, "stories", *hours)
     assert text.exit_code == 0
     assert "[export_controls; also in chips]" in text.output and "priest" not in text.output
-    assert "priest" in run(config, db_path, "stories", "--all", *hours).output
+    assert "priest" in run_cli(config, db_path, "stories", "--all", *hours).output
 
 
 # --- analyze --retag ----------------------------------------------------------------------------
@@ -276,14 +269,14 @@ def test_analyze_retag_command_with_the_real_model(db, db_path, tmp_path):
     config = tmp_path / "feeds.yaml"
     config.write_text(json.dumps({"feeds": [], "topics": SETTINGS["topics"]}), encoding="utf-8")
     seed(db, [EXPORT_STORY, OFF_TOPIC, TOKENS])
-    first = run(config, db_path, "analyze")
+    first = run_cli(config, db_path, "analyze")
     assert first.exit_code == 0, first.output
     config.write_text(json.dumps({"feeds": [], "topics": CHANGED["topics"]}), encoding="utf-8")
-    result = run(config, db_path, "analyze", "--retag")
+    result = run_cli(config, db_path, "analyze", "--retag")
     assert result.exit_code == 0, result.output
     assert "retag: 6/6 articles (100%)" in result.stderr  # not a terminal: plain lines
     assert "retagged 6 articles" in result.stderr and "nothing to analyse" in result.stderr
-    again = run(config, db_path, "analyze", "--retag")
+    again = run_cli(config, db_path, "analyze", "--retag")
     assert "retagged 0 articles" in again.stderr
-    bad = run(config, db_path, "analyze", "--retag", "--batch-size", "0")
+    bad = run_cli(config, db_path, "analyze", "--retag", "--batch-size", "0")
     assert bad.exit_code == 2 and "--batch-size" in bad.output
