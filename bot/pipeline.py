@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from bot.digest.compose import Digest, compose_digest
 from bot.digest.payload import check_hours, digest_key, digest_payload
 from bot.errors import TokentideError
 from bot.store import outbox, runs
+from bot.store.db import archive_error
 from bot.summaries import is_idle, summarize
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,10 @@ async def record_run(
         detail = await work() or {}
     except JOB_ERRORS as exc:
         status, error = "error", f"{type(exc).__name__}: {exc}"
+    except sqlite3.DatabaseError as exc:
+        # The archive refused a write mid-job (a full disk, a damaged page): said in words.
+        problem = archive_error(exc, app.settings.db_path)
+        status, error = "error", f"{type(problem).__name__}: {problem}"
     except asyncio.CancelledError:
         status, error = "cancelled", "stopped by shutdown"
         finish()

@@ -185,3 +185,29 @@ async def test_start_catches_up_a_missed_daily_digest_once(db, db_path, capsys):
         "SELECT started_at, status FROM job_runs WHERE job = 'daily_digest'"
     ).fetchall()
     assert runs == [("2026-11-28T08:00:00Z", "ok")] * 2
+
+
+async def test_a_job_the_archive_refuses_mid_way_is_recorded_in_words(db, db_path):
+    """A real refusal: the archive may not grow, and the job writes a row that needs a page.
+    The run is recorded as an error saying the disk is full, not raised into the scheduler."""
+    async with open_app(settings_for(db_path), db) as app:
+        runs_before = db.execute("SELECT count(*) FROM job_runs").fetchone()[0]
+
+        async def big_write() -> dict:
+            db.execute(
+                "INSERT INTO chat_state (key, value, updated_at) VALUES ('k', ?, 'now')",
+                ["x" * 100_000],
+            )
+            return {}
+
+        db.execute("INSERT INTO job_runs (job, started_at, status) VALUES ('room', 'now', 'ok')")
+        db.execute("DELETE FROM job_runs WHERE job = 'room'")  # leaves room for the run's row
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        result = await record_run(app, "analyze", big_write, now=NOW)
+    assert result["status"] == "error"
+    assert result["error"].startswith("ArchiveProblem: archive disk full: ")
+    assert db.execute("SELECT count(*) FROM chat_state").fetchone()[0] == 0
+    row = db.execute("SELECT job, status, error FROM job_runs ORDER BY id DESC").fetchone()
+    assert row[:2] == ("analyze", "error") and "disk full" in row[2]
+    assert db.execute("SELECT count(*) FROM job_runs").fetchone()[0] == runs_before + 1
