@@ -48,7 +48,7 @@ from bot.config import Secrets  # noqa: E402
 from bot.site.leaks import find_leaks  # noqa: E402
 from bot.store.db import open_db  # noqa: E402
 
-GENERATOR_VERSION = 7  # bump when the archive below changes, so --keep rebuilds it
+GENERATOR_VERSION = 8  # bump when the archive below changes, so --keep rebuilds it
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TOPICS = ("chips", "export_controls", "token_economics")
 # The beat's own terms and the share of stories (so of articles) that bring each up.
@@ -276,6 +276,10 @@ def _fill_optional(
         from bot.store.stories import refresh_story_outlets
 
         refresh_story_outlets(db, list(stories))  # as analyze keeps them with each lead
+    if "outlet_leads" in db.table_names():
+        from bot.store.stories import refresh_outlet_leads
+
+        refresh_outlet_leads(db)  # as the end of an analysis does
     if "narrative_id" in columns and "narratives" in db.table_names():
         # A story in three belongs to one of len(stories) / 50 narratives.
         count = max(1, len(stories) // 50)

@@ -258,6 +258,8 @@ def _analyze_pending_locked(
                     progress(done)
             if k + 1 < len(chunks):
                 rows, texts = next_rows, next_texts
+    # Who reported first, per topic and outlet, over the stories as this run left them.
+    store.refresh_outlet_leads(db)
     result["active_stories"] = len(index)
     result["stories_merged"] = index.merges
     result["narrative_links"] = narrator.links if narrator is not None else 0

@@ -24,6 +24,7 @@ from bot.feeds.outlets import Outlet, reattribute, registry_for
 from bot.narratives.stories import refresh_story_leads
 from bot.store import articles as store
 from bot.store import feeds as feed_store
+from bot.store import stories as story_store
 from bot.store.db import refused_write, transaction
 
 Progress = Callable[[int], None]
@@ -94,4 +95,7 @@ def reattribute_archive(
         after = rows[-1].article_id
         if progress is not None:
             progress(len(rows))
+    if result["stories"]:
+        with refused_write("who reported first, per topic"):
+            story_store.refresh_outlet_leads(db)
     return result

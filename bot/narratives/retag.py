@@ -20,6 +20,7 @@ from bot.models import ArticleTags
 from bot.narratives.pipeline import story_topics
 from bot.narratives.text import article_text
 from bot.narratives.topics import TopicTagger
+from bot.store import stories as story_store
 from bot.store import topics as store
 from bot.store.db import refused_write, transaction
 
@@ -82,4 +83,7 @@ def retag_archive(
         if progress is not None:
             progress(len(rows))
     result["no_vector"] = store.count_without_vector(db, model=model, dim=dim)
+    if result["stories"]:
+        with refused_write("who reported first, per topic"):
+            story_store.refresh_outlet_leads(db)
     return result

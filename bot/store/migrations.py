@@ -448,9 +448,10 @@ def _narratives_2(db: sqlite_utils.Database) -> None:
 
 def _outlets_2(db: sqlite_utils.Database) -> None:
     # Each story's distinct outlets (syndicated copies and unattributed articles left out) with
-    # country, kind and first report, one row each: "who reported first" counts stories per
-    # outlet and topic from these instead of grouping every article on every request. Kept by
-    # analyze with the story's lead; filled here for the stories already archived.
+    # country, kind and first report, one row each, kept by analyze with the story's lead; and
+    # from them, per topic and outlet, the stories it covered and led (outlet_leads), counted
+    # again at the end of each analysis: "who reported first" reads that instead of grouping
+    # every article on every request. Both filled here for the stories already archived.
     _script(
         db,
         """
@@ -469,8 +470,20 @@ def _outlets_2(db: sqlite_utils.Database) -> None:
           FROM articles
           WHERE story_id IS NOT NULL AND duplicate_of IS NULL AND outlet IS NOT NULL
           GROUP BY story_id, outlet;
+        CREATE TABLE outlet_leads (
+            topic TEXT NOT NULL,
+            outlet TEXT NOT NULL,
+            country TEXT,
+            kind TEXT,
+            led INTEGER NOT NULL,
+            covered INTEGER NOT NULL,
+            PRIMARY KEY (topic, outlet)
+        ) WITHOUT ROWID;
         """,
     )
+    from bot.store.stories import refresh_outlet_leads
+
+    refresh_outlet_leads(db)
 
 
 # (name, function) in the order they run. Append only.

@@ -15,6 +15,7 @@ from bot.cli import cli
 from bot.clock import to_iso, utcnow
 from bot.narratives.pipeline import analyze_pending
 from bot.narratives.stories import recent_stories, refresh_story_leads, story_detail
+from bot.store.stories import refresh_outlet_leads
 
 from .conftest import HashingEmbedder, insert_article
 
@@ -203,6 +204,7 @@ def test_the_who_reported_first_query_ranks_outlets_by_stories_led_per_topic(db,
         db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [sid, aid])
     refresh_story_leads(db, [sid])
     db.execute("UPDATE stories SET topics = '[\"export_controls\"]'")
+    refresh_outlet_leads(db)  # as the end of an analysis does
     rows = [dict(r) for r in db.query(_canned_sql("who_reported_first"))]
     top = {(r["outlet"], r["led"], r["covered"], r["region"]) for r in rows if r["led"]}
     assert top == {
@@ -241,7 +243,11 @@ def test_story_outlets_follow_analyze_and_merges(db, settings, story):
     ]  # the syndicated Bangkok Post copy is not one of them
     assert rows == db.execute(_FROM_ARTICLES).fetchall()
 
-    # A second story, then merged into the first: its outlets move with its articles.
+    # A second story, then merged into the first: its outlets move with its articles. The
+    # first is put on a topic by hand, so only the next analysis can bring outlet_leads up to
+    # date.
+    db.execute("UPDATE stories SET topics = '[\"token_economics\"]' WHERE id = ?", [story])
+    assert db.execute("SELECT count(*) FROM outlet_leads").fetchone()[0] == 10  # 5 x 2 topics
     insert_article(
         db,
         url="https://www.caixinglobal.com/wuxi-fab",
@@ -256,6 +262,14 @@ def test_story_outlets_follow_analyze_and_merges(db, settings, story):
     other = db.execute("SELECT story_id FROM articles WHERE outlet = 'Caixin'").fetchone()[0]
     assert other != story
     assert story_outlets(db) == db.execute(_FROM_ARTICLES).fetchall()
+    leads = db.execute("SELECT * FROM outlet_leads ORDER BY topic, outlet").fetchall()
+    assert [(r[0], r[1], r[4], r[5]) for r in leads] == [
+        ("token_economics", "Bureau of Industry and Security", 1, 1),
+        ("token_economics", "Global Times", 0, 1),
+        ("token_economics", "Reuters", 0, 1),
+        ("token_economics", "South China Morning Post", 0, 1),
+        ("token_economics", "The Verge", 0, 1),
+    ]
     from bot.store.stories import merge_story
 
     merge_story(db, other, story)
@@ -275,8 +289,9 @@ def test_the_migration_fills_story_outlets_for_an_archive_analysed_before_it(
     before = [m for m in migrations.MIGRATIONS if m[0] != "outlets-2"]
     monkeypatch.setattr(migrations, "MIGRATIONS", before)
     db = open_db(path)
-    refresh = "bot.store.stories.refresh_story_outlets"
-    monkeypatch.setattr(refresh, lambda db, ids: None)  # the release before had no such table
+    # The release before had neither table, so analyze kept neither.
+    monkeypatch.setattr("bot.store.stories.refresh_story_outlets", lambda db, ids: None)
+    monkeypatch.setattr("bot.store.stories.refresh_outlet_leads", lambda db: None)
     add(db, "Reuters", "GB", "wire", 4, "China bans firms buying Nvidia RTX Pro chips")
     insert_article(
         db,

@@ -26,7 +26,7 @@ import pytest
 
 from bot.clock import to_iso
 from bot.store.db import open_db
-from bot.store.stories import refresh_story_outlets
+from bot.store.stories import refresh_outlet_leads, refresh_story_outlets
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "archive"
@@ -160,6 +160,7 @@ def fill_archive(path: Path, now: datetime) -> dict:
             "UPDATE stories SET narrative_id = ? WHERE id IN (?, ?)",
             [facts["narrative"], *first_two],
         )
+        refresh_outlet_leads(db)  # as the end of an analysis does
         _fill_tokens(db, now)
         db.execute(
             "UPDATE feeds SET error_count = 3, last_error = 'HTTP 503' WHERE id = ?",
