@@ -27,6 +27,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "feeds": ("bot.feeds.commands", "feeds_cmd", "Show feed health."),
     "check-config": ("bot.feeds.commands", "check_config_cmd", "Validate feeds.yaml and exit."),
     "import-opml": ("bot.feeds.commands", "import_opml_cmd", "Add feeds from an OPML file."),
+    "outlets": (
+        "bot.feeds.commands",
+        "outlets_cmd",
+        "Outlets in the archive; --unknown: no country.",
+    ),
     "analyze": ("bot.narratives.commands", "analyze_cmd", "Embed, tag and cluster new articles."),
     "stories": ("bot.narratives.commands", "stories_cmd", "List recent stories."),
     "story": ("bot.narratives.commands", "story_cmd", "Show one story's timeline."),

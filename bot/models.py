@@ -447,6 +447,19 @@ class OutletMention:
 
 
 @dataclass(frozen=True, slots=True)
+class OutletTally:
+    """One outlet as the archive holds it: its country and kind as stored, how many original
+    articles (syndicated copies left out) and stories it has, and its newest report."""
+
+    outlet: str
+    country: str | None
+    kind: str | None
+    articles: int
+    stories: int
+    last_report: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredAttribution:
     """What the archive keeps about who published one article, as `analyze --reattribute`
     reads it: the feed it came from, its link, and the outlet with country and kind."""

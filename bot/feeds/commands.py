@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from bot.clock import utcnow
+from bot.params import count
 
 
 @click.command("poll")
@@ -92,13 +93,86 @@ def feeds_cmd(obj: Any, as_json: bool) -> None:
                 status,
             )
         )
-    widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
+    _print_table(table)
+
+
+def _print_table(table: list[tuple[str, ...]]) -> None:
+    """Rows in aligned columns, the last one left ragged."""
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
     for r in table:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
 
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.command("outlets")
+@click.option(
+    "--unknown", is_flag=True, help="Only outlets with no country (to add under outlets:)."
+)
+@click.option("--limit", type=count(100_000), default=None, help="At most this many outlets.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+@click.pass_obj
+def outlets_cmd(obj: Any, unknown: bool, limit: int | None, as_json: bool) -> None:
+    """List the archive's outlets, most articles first: country, kind, region, articles and
+    stories (syndicated copies left out), newest report, and the site's domain.
+
+    An outlet with no country counts in no region, so it never sets a story's China/West lead.
+    --unknown lists those: add each under `outlets:` in feeds.yaml by its domain, then run
+    `tokentide analyze --reattribute` to apply the entries to the archive.
+
+    \b
+    Example:
+      tokentide outlets --unknown --limit 20
+      tokentide outlets --json
+    """
+    from bot.feeds.outlets import registry_for, site_domains
+    from bot.narratives.signals import region_of
+    from bot.store.articles import outlet_links, outlet_tallies
+
+    db = obj.db
+    registry = registry_for(obj.settings)
+    tallies = [t for t in outlet_tallies(db) if not unknown or not t.country]
+    if limit:
+        tallies = tallies[:limit]
+    docs = [
+        {
+            "outlet": t.outlet,
+            "country": t.country,
+            "region": region_of(t.country),
+            "kind": t.kind,
+            "in_registry": registry.entry_for_name(t.outlet) is not None,
+            "articles": t.articles,
+            "stories": t.stories,
+            "last_report": t.last_report,
+            "domains": site_domains(outlet_links(db, t.outlet), registry)[:3],
+        }
+        for t in tallies
+    ]
+    if as_json:
+        click.echo(json.dumps(docs, indent=2, ensure_ascii=False))
+        return
+    if not docs:
+        click.echo(
+            "every outlet has a country" if unknown else "no outlets yet: poll some feeds first"
+        )
+        return
+    header = ("outlet", "country", "kind", "articles", "stories", "last report", "domain")
+    table = [header]
+    for d in docs:
+        table.append(
+            (
+                _clip(d["outlet"], 36),
+                d["country"] or "?",
+                d["kind"] or "?",
+                str(d["articles"]),
+                str(d["stories"]),
+                (d["last_report"] or "")[:10],
+                ", ".join(d["domains"]) or "(aggregator links only)",
+            )
+        )
+    _print_table(table)
 
 
 @click.command("check-config")

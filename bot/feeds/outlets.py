@@ -484,3 +484,20 @@ def reattribute(
             return Outlet(domain, None, None, domain)
         return Outlet(" ".join(stored_outlet.split()), None, None, None)
     return None if entry is not None else _from_link(link, registry)
+
+
+def site_domains(links: Iterable[str], registry: OutletRegistry) -> list[str]:
+    """The registrable domains of `links`, most frequent first, leaving out aggregators' (a
+    Google News redirect says nothing about the publisher's site): the keys an `outlets:`
+    entry for this outlet would take."""
+    counts: dict[str, int] = {}
+    for link in links:
+        host = normalise_host(link) if link and "//" in link else ""
+        if not host:
+            continue
+        entry = registry.entry_for_host(host)
+        if entry is not None and entry.kind == AGGREGATOR:
+            continue
+        domain = registrable_domain(host)
+        counts[domain] = counts.get(domain, 0) + 1
+    return sorted(counts, key=lambda d: (-counts[d], d))

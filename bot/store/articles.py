@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from bot.clock import to_iso
-from bot.models import NewArticle, OutletMention, StoredAttribution
+from bot.models import NewArticle, OutletMention, OutletTally, StoredAttribution
 from bot.store.db import transaction
 
 # Google News items carry redirect links, not the outlet's URL: the same story from the same
@@ -202,3 +202,24 @@ def set_attribution(
         "UPDATE articles SET outlet = ?, outlet_country = ?, outlet_kind = ? WHERE id = ?",
         changes,
     )
+
+
+def outlet_tallies(db: sqlite_utils.Database) -> list[OutletTally]:
+    """Every outlet of an original article, most articles first (ties by name)."""
+    rows = db.execute(
+        """SELECT outlet, max(outlet_country), max(outlet_kind), count(*),
+                  count(DISTINCT story_id), max(coalesce(published_at, fetched_at))
+           FROM articles WHERE outlet IS NOT NULL AND duplicate_of IS NULL
+           GROUP BY outlet ORDER BY count(*) DESC, outlet"""
+    ).fetchall()
+    return [OutletTally(*row) for row in rows]
+
+
+def outlet_links(db: sqlite_utils.Database, outlet: str, *, limit: int = 50) -> list[str]:
+    """Up to `limit` distinct links of an outlet's articles (newest articles first)."""
+    rows = db.execute(
+        """SELECT DISTINCT link FROM (SELECT link FROM articles
+           WHERE outlet = ? AND link IS NOT NULL ORDER BY id DESC LIMIT ?)""",
+        [outlet, limit * 4],
+    ).fetchall()
+    return [r[0] for r in rows][:limit]

@@ -166,3 +166,51 @@ def test_a_failed_batch_leaves_its_articles_and_story_as_they_were(db, db_path, 
         "chipwire.example",
         None,
     )
+
+
+def test_outlets_lists_the_unknown_ones_with_their_domain_until_an_entry_names_them(
+    db, db_path, config, old_story
+):
+    """The maintenance loop: `outlets --unknown` names what lacks a country and where it
+    lives, an `outlets:` entry plus `analyze --reattribute` fixes it."""
+    run_cli(config, db_path, "analyze", "--reattribute")  # the registry's rows first
+    listed = json.loads(run_cli(config, db_path, "outlets", "--json").stdout)
+    assert [d["outlet"] for d in listed][:1] and len(listed) == 5
+    scmp = next(d for d in listed if d["outlet"] == "South China Morning Post")
+    assert scmp == {
+        "outlet": "South China Morning Post",
+        "country": "HK",
+        "region": "china",
+        "kind": "newspaper",
+        "in_registry": True,
+        "articles": 1,
+        "stories": 1,
+        "last_report": "2026-11-27T01:00:00Z",
+        "domains": ["scmp.com"],
+    }
+    unknown = json.loads(run_cli(config, db_path, "outlets", "--unknown", "--json").stdout)
+    assert [(d["outlet"], d["domains"], d["in_registry"]) for d in unknown] == [
+        ("chipwire.example", ["chipwire.example"], False)
+    ]
+    text = run_cli(config, db_path, "outlets", "--unknown")
+    assert text.exit_code == 0
+    assert text.stdout.splitlines()[1].split()[:3] == ["chipwire.example", "?", "?"]
+
+    config.write_text(
+        "feeds: []\noutlets:\n  chipwire.example: {name: Chip Wire, country: DE, kind: "
+        "trade press}\n",
+        encoding="utf-8",
+    )
+    assert run_cli(config, db_path, "analyze", "--reattribute").exit_code == 0
+    done = run_cli(config, db_path, "outlets", "--unknown")
+    assert done.exit_code == 0 and done.stdout.strip() == "every outlet has a country"
+    bad = run_cli(config, db_path, "outlets", "--limit", "0")
+    assert bad.exit_code == 2 and "--limit" in bad.output
+
+
+def test_an_outlet_seen_only_through_google_news_has_no_domain_to_suggest(db, db_path, config):
+    add(db, "https://news.google.com/rss/articles/CBMiabc?oc=5", "Chip Letter", 3, "Chips")
+    text = run_cli(config, db_path, "outlets")
+    assert text.exit_code == 0
+    assert "(aggregator links only)" in text.stdout
+    assert json.loads(run_cli(config, db_path, "outlets", "--json").stdout)[0]["domains"] == []
