@@ -460,7 +460,8 @@ def reattribute(
     its link (the publisher's own page whenever ingest found one) and the outlet it was given
     (for an aggregator's item, its source's name). In order:
 
-    1. the feed's `outlet`, as at ingest;
+    1. the feed's `outlet`, as at ingest (for an aggregator's feed such as Google News, the
+       item's source is the stored name);
     2. the registry row for the link's domain, unless it is an aggregator's;
     3. the stored name as the registry knows it now (an aggregator item's source);
     4. the stored name as it was, without country or kind (a source the registry does not know,
@@ -469,7 +470,13 @@ def reattribute(
     """
     if feed_outlet and feed_outlet.strip():
         return resolve_outlet(
-            feed_outlet, None, None, link, registry, feed_country=feed_country, feed_kind=feed_kind
+            feed_outlet,
+            None,
+            stored_outlet,
+            link,
+            registry,
+            feed_country=feed_country,
+            feed_kind=feed_kind,
         )
     host = normalise_host(link) if link and "//" in link else ""
     entry = registry.entry_for_host(host) if host else None

@@ -55,6 +55,24 @@ def test_the_feed_outlet_comes_first_with_its_own_country():
     assert (found.name, found.country, found.kind) == ("Chip Letter", "NL", "newsletter")
 
 
+def test_an_item_of_a_feed_whose_outlet_is_google_news_keeps_its_source():
+    """The shipped Google News feeds set `outlet: Google News`: an aggregator, so each item's
+    outlet is its source, which the archive kept as the outlet's name."""
+    link = "https://news.google.com/rss/articles/CBMiX2h0dHBz?oc=5"
+    found = reattribute(link, "South China Morning Post", REGISTRY, feed_outlet="Google News")
+    assert (found.name, found.country) == ("South China Morning Post", "HK")
+    unknown = reattribute(link, "Chip Letter", REGISTRY, feed_outlet="Google News")
+    assert (unknown.name, unknown.country) == ("Chip Letter", None)
+    assert reattribute(link, None, REGISTRY, feed_outlet="Google News") is None
+    # Its item linked to the publisher's page: the registry row of that site.
+    page = reattribute("https://www.reuters.com/tech/x", "Reuters", REGISTRY, feed_outlet="GN")
+    assert (page.name, page.country) == ("GN", None)  # a feed outlet the registry does not know
+    reuters = reattribute(
+        "https://www.reuters.com/tech/x", "Reuters", REGISTRY, feed_outlet="Google News"
+    )
+    assert (reuters.name, reuters.country, reuters.kind) == ("Reuters", "GB", "wire")
+
+
 def test_an_unknown_domain_stays_its_domain_and_an_ip_stays_an_ip():
     found = reattribute("https://blog.unknown-chips.example/p/1", "unknown-chips.example", REGISTRY)
     assert (found.name, found.country, found.kind) == ("unknown-chips.example", None, None)
@@ -214,3 +232,35 @@ def test_an_outlet_seen_only_through_google_news_has_no_domain_to_suggest(db, db
     assert text.exit_code == 0
     assert "(aggregator links only)" in text.stdout
     assert json.loads(run_cli(config, db_path, "outlets", "--json").stdout)[0]["domains"] == []
+
+
+def test_google_news_items_of_the_shipped_kind_of_feed_keep_their_sources(db, db_path, tmp_path):
+    """An archive polled from a feed configured like the shipped Google News ones (`outlet:
+    Google News`): every item keeps its own source through a reattribution."""
+    feed_url = "https://news.google.com/rss/search?q=chips"
+    config = tmp_path / "gn.yaml"
+    config.write_text(
+        f'feeds:\n  - {{name: GN chips, url: "{feed_url}", outlet: Google News}}\n',
+        encoding="utf-8",
+    )
+    feed_id = db.execute(
+        "INSERT INTO feeds (url, name, outlet, created_at) VALUES (?, 'GN chips', 'Google News', "
+        "'2026-11-27T00:00:00Z')",
+        [feed_url],
+    ).lastrowid
+    for n, source in enumerate(("scmp.com", "Chip Letter", None)):
+        insert_article(
+            db,
+            feed_id=feed_id,
+            url=f"https://news.google.com/rss/articles/CBMi{n}?oc=5",
+            link=f"https://news.google.com/rss/articles/CBMi{n}?oc=5",
+            title=f"item {n}",
+            outlet=source,
+        )
+    settings = load_settings(config, db_path=str(db_path))
+    assert reattribute_archive(db, settings)["changed"] == 1  # scmp.com, named by the registry
+    assert db.execute("SELECT outlet, outlet_country FROM articles ORDER BY id").fetchall() == [
+        ("South China Morning Post", "HK"),
+        ("Chip Letter", None),
+        (None, None),
+    ]
