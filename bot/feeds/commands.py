@@ -136,6 +136,7 @@ def outlets_cmd(obj: Any, unknown: bool, limit: int | None, as_json: bool) -> No
     tallies = [t for t in outlet_tallies(db) if not unknown or not t.country]
     if limit:
         tallies = tallies[:limit]
+    links = {t.outlet: outlet_links(db, t.outlet) for t in tallies}
     docs = [
         {
             "outlet": t.outlet,
@@ -146,7 +147,7 @@ def outlets_cmd(obj: Any, unknown: bool, limit: int | None, as_json: bool) -> No
             "articles": t.articles,
             "stories": t.stories,
             "last_report": t.last_report,
-            "domains": site_domains(outlet_links(db, t.outlet), registry)[:3],
+            "domains": site_domains(links[t.outlet], registry)[:3],
         }
         for t in tallies
     ]
@@ -169,7 +170,8 @@ def outlets_cmd(obj: Any, unknown: bool, limit: int | None, as_json: bool) -> No
                 str(d["articles"]),
                 str(d["stories"]),
                 (d["last_report"] or "")[:10],
-                ", ".join(d["domains"]) or "(aggregator links only)",
+                ", ".join(d["domains"])
+                or ("(aggregator links only)" if links[d["outlet"]] else "-"),
             )
         )
     _print_table(table)

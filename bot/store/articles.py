@@ -216,10 +216,11 @@ def outlet_tallies(db: sqlite_utils.Database) -> list[OutletTally]:
 
 
 def outlet_links(db: sqlite_utils.Database, outlet: str, *, limit: int = 50) -> list[str]:
-    """Up to `limit` distinct links of an outlet's articles (newest articles first)."""
+    """Up to `limit` distinct links of an outlet's articles (newest articles first; the
+    canonical URL where the feed gave no link)."""
     rows = db.execute(
-        """SELECT DISTINCT link FROM (SELECT link FROM articles
-           WHERE outlet = ? AND link IS NOT NULL ORDER BY id DESC LIMIT ?)""",
+        """SELECT DISTINCT address FROM (SELECT coalesce(link, url) AS address FROM articles
+           WHERE outlet = ? ORDER BY id DESC LIMIT ?) WHERE address IS NOT NULL""",
         [outlet, limit * 4],
     ).fetchall()
     return [r[0] for r in rows][:limit]
