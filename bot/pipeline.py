@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 # What a step may fail with and still leave the scheduler running: our own errors (already
 # worded for people) and the network/file errors the libraries raise.
 JOB_ERRORS = (TokentideError, httpx.HTTPError, OSError)
+# How long job_runs keeps outbox checks that found nothing to send.
+IDLE_CHECKS_KEPT = timedelta(days=7)
 
 
 async def record_run(
@@ -189,7 +191,11 @@ async def deliver_job(app: App, *, now: datetime) -> dict[str, Any]:
             if task.done():
                 app.in_flight.discard(task)
 
-    return await record_run(app, "deliver", work, now=now)
+    result = await record_run(app, "deliver", work, now=now)
+    if is_idle(result):
+        # A check every few seconds is ~3,000 rows a day; the old idle ones say nothing.
+        runs.prune_idle_checks(app.db, before=now - IDLE_CHECKS_KEPT)
+    return result
 
 
 async def run_cycle(

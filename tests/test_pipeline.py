@@ -211,3 +211,39 @@ async def test_a_job_the_archive_refuses_mid_way_is_recorded_in_words(db, db_pat
     row = db.execute("SELECT job, status, error FROM job_runs ORDER BY id DESC").fetchone()
     assert row[:2] == ("analyze", "error") and "disk full" in row[2]
     assert db.execute("SELECT count(*) FROM job_runs").fetchone()[0] == runs_before + 1
+
+
+async def test_idle_outbox_checks_older_than_a_week_are_pruned_and_nothing_else(db, db_path):
+    """Outbox checks every few seconds would fill job_runs; old ones that found nothing go,
+    while old checks that sent or failed, other jobs' runs and the last week stay."""
+    from datetime import timedelta
+
+    idle = json.dumps({"sent": 0, "failed": 0, "retrying": 0, "skipped": 0, "held": 0})
+    busy = json.dumps({"sent": 1, "failed": 0, "retrying": 0, "skipped": 0, "held": 0})
+    old, recent = NOW - timedelta(days=9), NOW - timedelta(days=2)
+    rows = [
+        ("deliver", old, "ok", idle),  # pruned
+        ("deliver", old, "ok", idle),  # pruned
+        ("deliver", old, "ok", busy),
+        ("deliver", old, "error", idle),
+        ("poll_feeds", old, "ok", idle),
+        ("deliver", recent, "ok", idle),
+    ]
+    db.conn.executemany(
+        "INSERT INTO job_runs (job, started_at, finished_at, status, detail) VALUES (?, ?, ?, ?, ?)",
+        [(j, t.strftime("%Y-%m-%dT%H:%M:%SZ"), None, s, d) for j, t, s, d in rows],
+    )
+    async with open_app(settings_for(db_path), db) as app:
+        result = await deliver_job(app, now=NOW)  # nothing queued: an idle check
+    assert result["status"] == "ok" and result["sent"] == 0
+    left = db.execute(
+        "SELECT job, substr(started_at, 1, 10), status, json_extract(detail, '$.sent') "
+        "FROM job_runs ORDER BY id"
+    ).fetchall()
+    assert left == [
+        ("deliver", "2026-11-19", "ok", 1),
+        ("deliver", "2026-11-19", "error", 0),
+        ("poll_feeds", "2026-11-19", "ok", 0),
+        ("deliver", "2026-11-26", "ok", 0),
+        ("deliver", "2026-11-28", "ok", 0),  # this check
+    ]

@@ -43,7 +43,7 @@ def finish_run(
 
 def latest_runs(db: sqlite_utils.Database, jobs: Iterable[str]) -> dict[str, JobRun]:
     """The newest run of each of `jobs` that has run at all. One index lookup per job, so it
-    stays instant however long job_runs grows (the outbox check alone adds ~2,900 rows a day)."""
+    stays instant however long job_runs grows (outbox checks add ~2,900 rows a day)."""
     found = {}
     for job in jobs:
         row = db.execute(
@@ -54,3 +54,26 @@ def latest_runs(db: sqlite_utils.Database, jobs: Iterable[str]) -> dict[str, Job
         if row is not None:
             found[job] = JobRun(*row)
     return found
+
+
+# An outbox check that found nothing due: nothing sent, failed, retried or held back.
+_IDLE_CHECK = " AND ".join(
+    f"coalesce(json_extract(detail, '$.{key}'), 0) = 0"
+    for key in ("sent", "failed", "retrying", "held")
+)
+
+
+def prune_idle_checks(db: sqlite_utils.Database, *, before: datetime, limit: int = 500) -> int:
+    """Delete up to `limit` idle outbox checks (`deliver` runs that ended ok with nothing to
+    do) that started before `before`; returns how many. Runs that did something, failed or
+    are newer stay. Bounded, so each call is quick; called after each idle check, it keeps up
+    with the one row a check adds."""
+    with refused_write("pruning old outbox checks"), transaction(db):
+        return db.conn.execute(
+            f"""DELETE FROM job_runs WHERE id IN (
+                    SELECT id FROM job_runs
+                    WHERE job = 'deliver' AND started_at < ? AND status = 'ok'
+                      AND json_valid(detail) AND {_IDLE_CHECK}
+                    LIMIT ?)""",
+            [to_iso(before), limit],
+        ).rowcount
