@@ -133,7 +133,8 @@ def outlets_cmd(obj: Any, unknown: bool, limit: int | None, as_json: bool) -> No
 
     db = obj.db
     registry = registry_for(obj.settings)
-    tallies = [t for t in outlet_tallies(db) if not unknown or not t.country]
+    every = outlet_tallies(db)
+    tallies = [t for t in every if not unknown or not t.country]
     if limit:
         tallies = tallies[:limit]
     links = {t.outlet: outlet_links(db, t.outlet) for t in tallies}
@@ -155,9 +156,7 @@ def outlets_cmd(obj: Any, unknown: bool, limit: int | None, as_json: bool) -> No
         click.echo(json.dumps(docs, indent=2, ensure_ascii=False))
         return
     if not docs:
-        click.echo(
-            "every outlet has a country" if unknown else "no outlets yet: poll some feeds first"
-        )
+        click.echo("every outlet has a country" if every else "no outlets yet: poll feeds first")
         return
     header = ("outlet", "country", "kind", "articles", "stories", "last report", "domain")
     table = [header]

@@ -226,6 +226,14 @@ def test_outlets_lists_the_unknown_ones_with_their_domain_until_an_entry_names_t
     assert bad.exit_code == 2 and "--limit" in bad.output
 
 
+def test_outlets_on_an_empty_archive_says_so(db, db_path, config):
+    for args in ((), ("--unknown",)):
+        result = run_cli(config, db_path, "outlets", *args)
+        assert result.exit_code == 0
+        assert result.stdout.strip() == "no outlets yet: poll feeds first"
+    assert json.loads(run_cli(config, db_path, "outlets", "--json").stdout) == []
+
+
 def test_an_outlet_seen_only_through_google_news_has_no_domain_to_suggest(db, db_path, config):
     add(db, "https://news.google.com/rss/articles/CBMiabc?oc=5", "Chip Letter", 3, "Chips")
     text = run_cli(config, db_path, "outlets")
