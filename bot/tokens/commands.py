@@ -83,14 +83,13 @@ def share_cmd(obj, by: str, period: str, as_json: bool, chart: str | None, top: 
     Example:
       tokentide share --by country --period week --json
     """
-    from bot.errors import TokentideError
     from bot.tokens.report import current_share
+    from bot.tokens.shares import no_token_data
 
     now = utcnow()
     doc = current_share(obj.db, by=by, period=period, now=now)
     if doc is None:
-        hint = " (daily data needs OPENROUTER_API_KEY)" if period == "day" else ""
-        raise TokentideError(f"no token data yet{hint}: run `tokentide poll-tokens` first")
+        raise no_token_data(period)
     if chart:
         from bot.tokens.chart import render_share_chart
 

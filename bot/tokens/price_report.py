@@ -18,7 +18,7 @@ from bot.models import PriceSnapshot, TokenRow
 from bot.store.prices import first_prices_at, prices_for_period, with_rows
 from bot.store.tokens import latest_windows, window_rows
 from bot.tokens.prices import PRICE_GRACE, SUMMED, PriceIndex, PriceReport, blended_prices
-from bot.tokens.shares import BY, Period, build_periods, select_periods
+from bot.tokens.shares import BY, Period, build_periods, no_token_data, select_periods
 from bot.tokens.sources import price_citation
 
 PRECISION = 4  # USD per million to 4 places (prices start near $0.01/M); fractions to 4
@@ -176,8 +176,7 @@ def current_prices(
     _check(by, period)
     chosen = select_periods(build_periods(latest_windows(db), period), now=now)
     if chosen is None:
-        hint = " (daily data needs OPENROUTER_API_KEY)" if period == "day" else ""
-        raise TokentideError(f"no token data yet{hint}: run `tokentide poll-tokens` first")
+        raise no_token_data(period)
     current, previous = (
         None if p is None else replace(p, rows=tuple(window_rows(db, p.rows))) for p in chosen
     )

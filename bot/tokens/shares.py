@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import parse_iso, to_iso
+from bot.errors import TokentideError
 from bot.models import TokenRow, TokenWindow
 from bot.tokens.sources import preference
 
@@ -84,6 +85,12 @@ def newest(periods: Iterable[Period]) -> Period:
     """The period ending last; of periods ending together, the preferred source's
     (`sources.SOURCE_PREFERENCE`), then the shorter one."""
     return max(periods, key=lambda p: (p.end, -preference(p.source), p.start))
+
+
+def no_token_data(period: str) -> TokentideError:
+    """The error for a report with no period of token data to report on."""
+    hint = " (daily data needs OPENROUTER_API_KEY)" if period == "day" else ""
+    return TokentideError(f"no token data yet{hint}: run `tokentide poll-tokens` first")
 
 
 def select_periods(periods: list[Period], *, now: datetime) -> tuple[Period, Period | None] | None:
