@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -35,12 +36,8 @@ def render_share_chart(
     source, as_of, points = found
     latest = points[-1][1]
     keys = list(latest)[:MAX_LINES]
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     xs = [parse_iso(end) for end, _ in points]
-    fig = Figure(figsize=(9, 4.8), dpi=110)
-    FigureCanvasAgg(fig)  # attaches itself to the figure; savefig renders through it
+    fig = _figure(4.8)
     ax = fig.add_subplot()
     for key in keys:
         ax.plot(xs, [100 * s.get(key, 0.0) for _, s in points], marker="o", label=key)
@@ -51,8 +48,23 @@ def render_share_chart(
     ax.set_title(f"OpenRouter token share by {by} ({source}, period ending)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
+    return _write(fig, citation(as_of), path)
+
+
+def _figure(height: float) -> Any:
+    """A matplotlib Figure drawn off-screen (no pyplot, so no process-wide state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, height), dpi=110)
+    FigureCanvasAgg(fig)  # attaches itself to the figure; savefig renders through it
+    return fig
+
+
+def _write(fig: Any, cite: str, path: str | Path) -> Path:
+    """Date the x axis, add the source line and write the PNG to `path`."""
     fig.autofmt_xdate()
-    fig.text(0.01, 0.01, citation(as_of), fontsize=7, color="grey")
+    fig.text(0.01, 0.01, cite, fontsize=7, color="grey")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png")
@@ -81,16 +93,12 @@ def render_price_chart(
             "no priced period to chart yet: prices exist only from the first price snapshot "
             "onwards (run `tokentide poll-tokens`)"
         )
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     xs = [parse_iso(end) for end, _, _ in points]
     keys = [k for k in pair if k in points[-1][1]] if by == "country" else []
     keys += [k for k in points[-1][1] if k not in keys][: max(0, MAX_LINES - len(keys))]
     gaps = [g["ratio"] if g else None for _, _, g in points]
     with_gap = by == "country" and any(g is not None for g in gaps)
-    fig = Figure(figsize=(9, 6.4 if with_gap else 4.8), dpi=110)
-    FigureCanvasAgg(fig)
+    fig = _figure(6.4 if with_gap else 4.8)
     axes = fig.subplots(2, 1, sharex=True) if with_gap else [fig.add_subplot()]
     top = axes[0]
     for key in keys:
@@ -105,9 +113,4 @@ def render_price_chart(
         bottom.plot(xs, [float("nan") if g is None else g for g in gaps], marker="o", color="black")
         bottom.set_ylabel(f"price gap {pair[0]}-{pair[1]} (x)")
         bottom.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    fig.text(0.01, 0.01, cite, fontsize=7, color="grey")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
-    return out
+    return _write(fig, cite, path)
